@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+/*
+ * Every environment variable infergate reads, declared once. Keys are the
+ * variable names so a validation issue's path is the name an operator must
+ * fix. `.env.example` documents each of them (a test keeps the two in sync).
+ */
+
+const seconds = z.coerce.number().positive();
+const count = z.coerce.number().int().nonnegative();
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+const redisUrl = z
+  .string()
+  .refine((s) => /^rediss?:\/\//.test(s), 'must start with redis:// or rediss://');
+const httpUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL');
+const portNumber = z.coerce.number().int().min(0).max(65535);
+
+export const commonFields = {
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'only letters, digits, _ and -')
+    .default('ig'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long a published registry entry lives without a refresh. */
+  HEARTBEAT_TTL_SECONDS: seconds.default(5),
+};
+
+export const ingressFields = {
+  PORT: portNumber.default(8888),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  INGRESS_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  DEFAULT_MODEL: z.string().min(1).optional(),
+  /** Longest a request may wait in the queue before a dispatcher starts it. */
+  QUEUE_WAIT_TIMEOUT_SECONDS: seconds.default(60),
+  /** Longest silence between two frames of a started response before it is failed. */
+  IDLE_TIMEOUT_SECONDS: seconds.default(120),
+  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+};
+
+export const dispatcherFields = {
+  ENGINE_URL: httpUrl,
+  ENGINE_KIND: z.enum(['auto', 'llamacpp', 'vllm']).default('auto'),
+  /** Engine slots; required for vLLM, which does not expose max_num_seqs. */
+  ENGINE_SLOTS: z.coerce.number().int().positive().optional(),
+  /** Served model names when the engine's /v1/models should not decide. */
+  ENGINE_MODELS: list.optional(),
+  /** Extra names this engine answers to, e.g. `gpt-4o-mini,default`. */
+  MODEL_ALIASES: list.default([]),
+  DISPATCHER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  /** The old proxy's name: timeout of one whole upstream request. */
+  BACKEND_TIMEOUT_SECONDS: seconds.default(300),
+  /** The old proxy's name: how often engine state is polled (sub-second allowed). */
+  METRICS_CACHE_TTL_SECONDS: seconds.default(1),
+  /** The old proxy's thresholds: above them the engine counts as saturated. */
+  MAX_ALLOWED_REQUEST_QUEUE: count.default(6),
+  MAX_ALLOWED_DEFERRED: count.default(3),
+  /** vLLM: stop pulling while the KV cache is fuller than this fraction. */
+  KV_CACHE_MAX_USAGE: z.coerce.number().gt(0).max(1).default(0.9),
+  /** BullMQ lock and stalled-check tuning; a killed dispatcher's jobs return within about their sum. */
+  JOB_LOCK_SECONDS: seconds.default(10),
+  STALLED_CHECK_SECONDS: seconds.default(5),
+  HEARTBEAT_INTERVAL_SECONDS: seconds.default(1),
+};
+
+export const stackFields = {
+  PORT: portNumber.default(8888),
+  /** The old proxy's engine list; empty starts two simulated llama.cpp engines. */
+  BACKENDS: list.default([]),
+  SIM_SLOTS: z.coerce.number().int().positive().default(4),
+  OPEN_ACCESS: flag.default(true),
+};
+
+export type FieldSet = Record<string, z.ZodType>;

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { ConfigError, resolveFileVariables, type Env } from './env.js';
+import { commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
+
+export { ConfigError, type Env } from './env.js';
+
+const schemas = {
+  ingress: z.object({ ...commonFields, ...ingressFields }),
+  dispatcher: z.object({ ...commonFields, ...dispatcherFields }),
+  stack: z.object({ ...commonFields, ...stackFields }),
+  common: z.object(commonFields),
+};
+
+export type Role = keyof typeof schemas;
+export type IngressConfig = Readonly<z.output<typeof schemas.ingress>>;
+export type DispatcherConfig = Readonly<z.output<typeof schemas.dispatcher>>;
+export type StackConfig = Readonly<z.output<typeof schemas.stack>>;
+export type CommonConfig = Readonly<z.output<typeof schemas.common>>;
+type ConfigOf<R extends Role> = Readonly<z.output<(typeof schemas)[R]>>;
+
+/** Names of every variable any role reads, for documentation checks. */
+export const knownVariables: readonly string[] = [
+  ...new Set(
+    [commonFields, ingressFields, dispatcherFields, stackFields].flatMap((f: FieldSet) => Object.keys(f)),
+  ),
+];
+
+/**
+ * Reads, validates and freezes the configuration of one process role.
+ * Empty strings count as unset so `.env` lines like `DEFAULT_MODEL=` keep
+ * their defaults. Throws {@link ConfigError} naming every bad variable.
+ */
+export function loadConfig<R extends Role>(role: R, env: Env = process.env): ConfigOf<R> {
+  const resolved = resolveFileVariables(env);
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schemas[role].shape)) {
+    const value = resolved[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schemas[role].safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.') || '(root)';
+        const problem = input[name] === undefined ? 'is required' : issue.message;
+        return `${name}: ${problem}`;
+      }),
+    );
+  }
+  return Object.freeze(parsed.data) as ConfigOf<R>;
+}
+
+/**
+ * The environment a child process of the local stack starts with: this
+ * process's environment plus the child's own settings.
+ */
+export function childEnvironment(overrides: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
+}

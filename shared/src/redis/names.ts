@@ -1,0 +1,39 @@
+/*
+ * The one place that names Redis queues, keys and channels. Every name carries
+ * a hash tag so the same names work on Redis Cluster: each model queue has its
+ * own tag (queues spread over shards), each reply channel its own, and the
+ * registry one shared tag so it can be read with one MGET.
+ */
+
+export interface RedisNames {
+  /** BullMQ `prefix` option; BullMQ appends `:<queue>:<suffix>` itself. */
+  readonly bullPrefix: string;
+  queueName(model: string): string;
+  /** Inverse of {@link queueName}; undefined for names that are not model queues. */
+  modelOfQueue(queueName: string): string | undefined;
+  replyChannel(ingressId: string): string;
+  readonly controlChannel: string;
+  dispatcherKey(dispatcherId: string): string;
+  readonly dispatcherIndex: string;
+  readonly modelIndex: string;
+  startedFlag(requestId: string): string;
+}
+
+export function redisNames(prefix: string): RedisNames {
+  return {
+    bullPrefix: prefix,
+    // BullMQ rejects `:` in queue names; model names such as `llama3:8b` keep
+    // their identity through URI encoding, which also escapes `{` and `}`.
+    queueName: (model) => `{m.${encodeURIComponent(model)}}`,
+    modelOfQueue: (name) => {
+      const m = /^\{m\.(.*)\}$/.exec(name);
+      return m ? decodeURIComponent(m[1]!) : undefined;
+    },
+    replyChannel: (ingressId) => `${prefix}:reply:{i.${ingressId}}`,
+    controlChannel: `${prefix}:control:{ctl}`,
+    dispatcherKey: (id) => `${prefix}:{reg}:dispatcher:${id}`,
+    dispatcherIndex: `${prefix}:{reg}:dispatchers`,
+    modelIndex: `${prefix}:{reg}:models`,
+    startedFlag: (rid) => `${prefix}:started:{r.${rid}}`,
+  };
+}
