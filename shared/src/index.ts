@@ -7,3 +7,4 @@ export * from './protocol/job.js';
 export * from './protocol/frames.js';
 export * from './protocol/control.js';
 export * from './http-headers.js';
+export * from './protocol/registry.js';

@@ -7,22 +7,28 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * (Docker/Kubernetes secrets) instead of the environment. A value set
  * directly wins over its file, so an operator can override a mounted secret.
  */
-export function resolveFileVariables(env: Env): Record<string, string> {
+export function resolveFileVariables(
+  env: Env,
+  names: readonly string[],
+): { values: Record<string, string>; problems: string[] } {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (value !== undefined) out[key] = value;
-  }
-  for (const [key, path] of Object.entries(env)) {
-    if (!key.endsWith('_FILE') || path === undefined || path === '') continue;
-    const name = key.slice(0, -'_FILE'.length);
-    if (out[name] !== undefined && out[name] !== '') continue;
+  const problems: string[] = [];
+  for (const name of names) {
+    const value = env[name];
+    if (value !== undefined && value !== '') {
+      out[name] = value;
+      continue;
+    }
+    const key = `${name}_FILE`;
+    const path = env[key];
+    if (path === undefined || path === '') continue;
     try {
       out[name] = readFileSync(path, 'utf8').trim();
     } catch (err) {
-      throw new ConfigError([`${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+      problems.push(`${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  return out;
+  return { values: out, problems };
 }
 
 /** Start-up configuration failure; the message names every bad variable. */

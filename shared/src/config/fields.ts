@@ -47,9 +47,17 @@ export const ingressFields = {
   DEFAULT_MODEL: z.string().min(1).optional(),
   /** Longest a request may wait in the queue before a dispatcher starts it. */
   QUEUE_WAIT_TIMEOUT_SECONDS: seconds.default(60),
-  /** Longest silence between two frames of a started response before it is failed. */
-  IDLE_TIMEOUT_SECONDS: seconds.default(120),
+  /**
+   * Longest silence on a started request's reply path (dispatchers send a
+   * heartbeat every HEARTBEAT_INTERVAL_SECONDS) before its dispatcher is
+   * presumed dead and the client gets an error.
+   */
+  RELAY_STALL_TIMEOUT_SECONDS: seconds.default(5),
+  /** `reject`: an unknown model is a 404. `default`: it goes to DEFAULT_MODEL, as single-model llama.cpp does. */
+  UNKNOWN_MODEL: z.enum(['reject', 'default']).default('reject'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  /** How long a stopping ingress lets open responses finish. */
+  DRAIN_TIMEOUT_SECONDS: seconds.default(30),
 };
 
 export const dispatcherFields = {
@@ -62,8 +70,16 @@ export const dispatcherFields = {
   /** Extra names this engine answers to, e.g. `gpt-4o-mini,default`. */
   MODEL_ALIASES: list.default([]),
   DISPATCHER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  /** Sent to the engine as its bearer token; clients' own credentials never are. */
+  ENGINE_API_KEY: z.string().min(1).optional(),
   /** The old proxy's name: timeout of one whole upstream request. */
   BACKEND_TIMEOUT_SECONDS: seconds.default(300),
+  /** Longest silence between two chunks of an engine response. */
+  IDLE_TIMEOUT_SECONDS: seconds.default(120),
+  /** Engines a request may be tried on when they fail before answering. */
+  MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** How long a stopping dispatcher lets running requests finish. */
+  DRAIN_TIMEOUT_SECONDS: seconds.default(30),
   /** The old proxy's name: how often engine state is polled (sub-second allowed). */
   METRICS_CACHE_TTL_SECONDS: seconds.default(1),
   /** The old proxy's thresholds: above them the engine counts as saturated. */

@@ -31,22 +31,15 @@ export const knownVariables: readonly string[] = [
  * their defaults. Throws {@link ConfigError} naming every bad variable.
  */
 export function loadConfig<R extends Role>(role: R, env: Env = process.env): ConfigOf<R> {
-  const resolved = resolveFileVariables(env);
-  const input: Record<string, string> = {};
-  for (const key of Object.keys(schemas[role].shape)) {
-    const value = resolved[key];
-    if (value !== undefined && value !== '') input[key] = value;
-  }
+  const { values: input, problems } = resolveFileVariables(env, Object.keys(schemas[role].shape));
   const parsed = schemas[role].safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = issue.path.join('.') || '(root)';
-        const problem = input[name] === undefined ? 'is required' : issue.message;
-        return `${name}: ${problem}`;
-      }),
-    );
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.join('.') || '(root)';
+      problems.push(`${name}: ${input[name] === undefined ? 'is required' : issue.message}`);
+    }
   }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return Object.freeze(parsed.data) as ConfigOf<R>;
 }
 

@@ -1,0 +1,211 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { ConnectionOptions, Job } from 'bullmq';
+import {
+  createRedis,
+  isInferenceJob,
+  redisNames,
+  redisOptions,
+  type DispatcherConfig,
+  type DispatcherState,
+  type InferenceJob,
+  type Logger,
+} from '@infergate/shared';
+import { CapacityGate } from './capacityGate.js';
+import { listenForControl } from './controlListener.js';
+import { EngineMonitor } from './engineMonitor.js';
+import { createAdapter, detectEngineKind, EngineClient, type EngineAdapter, type EngineKind } from './engines/index.js';
+import { runJob, type RunContext } from './jobRunner.js';
+import { ModelConsumer } from './modelConsumer.js';
+import { Registration } from './registration.js';
+import { ReplyPublisher } from './replyPublisher.js';
+
+export interface DispatcherHandle {
+  readonly id: string;
+  readonly gate: CapacityGate;
+  state(): DispatcherState;
+  /** Stops pulling, lets running jobs finish within the drain budget, deregisters. */
+  close(): Promise<void>;
+}
+
+const PROBE_TIMEOUT_MS = 2_000;
+const MODEL_REFRESH_MS = 30_000;
+
+export async function startDispatcher(config: DispatcherConfig, logger: Logger): Promise<DispatcherHandle> {
+  const id = config.DISPATCHER_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const log = logger.child({ dispatcher: id });
+  const names = redisNames(config.REDIS_PREFIX);
+  const target = { url: config.REDIS_URL };
+  const commands = createRedis(target, 'command', `ig-dispatcher-${id}`);
+  const subscriber = createRedis(target, 'subscriber', `ig-dispatcher-ctl-${id}`);
+  for (const c of [commands, subscriber]) c.on('error', (err: Error) => log.debug({ err: err.message }, 'redis'));
+  const engine = new EngineClient(config.ENGINE_URL, config.ENGINE_API_KEY ? { authorization: `Bearer ${config.ENGINE_API_KEY}` } : {});
+  const gate = new CapacityGate();
+  const startedAt = Date.now();
+  const running = new Map<string, AbortController>();
+  const consumers = new Map<string, ModelConsumer>();
+  let draining = false;
+
+  const kind = await resolveKind(config.ENGINE_KIND, engine, log);
+  if (kind === 'vllm' && config.ENGINE_SLOTS === undefined) {
+    throw new Error('ENGINE_SLOTS: is required for vLLM engines (vLLM does not expose max_num_seqs)');
+  }
+  const adapter: EngineAdapter = createAdapter(kind, engine, {
+    ...(config.ENGINE_SLOTS === undefined ? {} : { slots: config.ENGINE_SLOTS }),
+    probeTimeoutMs: PROBE_TIMEOUT_MS,
+    kvMaxUsage: config.KV_CACHE_MAX_USAGE,
+  });
+  const monitor = new EngineMonitor(
+    adapter,
+    gate,
+    {
+      intervalMs: config.METRICS_CACHE_TTL_SECONDS * 1000,
+      maxRequestQueue: config.MAX_ALLOWED_REQUEST_QUEUE,
+      maxDeferred: config.MAX_ALLOWED_DEFERRED,
+      configuredSlots: config.ENGINE_SLOTS,
+    },
+    log,
+  );
+
+  const runContext: RunContext = {
+    engine,
+    dispatcherId: id,
+    backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,
+    idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
+    heartbeatMs: config.HEARTBEAT_INTERVAL_SECONDS * 1000,
+    openPublisher: (job, onGone) => new ReplyPublisher(commands, job.replyTo, job.rid, onGone),
+    markStarted: (rid) => {
+      commands.set(names.startedFlag(rid), id, 'EX', Math.ceil(config.BACKEND_TIMEOUT_SECONDS) + 60).catch(() => undefined);
+    },
+  };
+
+  async function handle(job: Job<InferenceJob>, token: string): Promise<void> {
+    const data: unknown = job.data;
+    if (!isInferenceJob(data)) {
+      await job.moveToFailed(new Error('not an infergate job of this version'), token, false).catch(() => undefined);
+      return;
+    }
+    // Nobody waits for an expired job (its ingress answered 503), and a job
+    // whose bytes already reached a client must never run a second time.
+    if (Date.now() > data.deadline + config.BACKEND_TIMEOUT_SECONDS * 1000 || (job.attemptsStarted > 1 && (await commands.exists(names.startedFlag(data.rid))) === 1)) {
+      await job.moveToCompleted('skipped', token, false).catch(() => undefined);
+      return;
+    }
+    const abort = new AbortController();
+    running.set(data.rid, abort);
+    try {
+      const outcome = await runJob(data, abort, job.attemptsStarted >= config.MAX_ATTEMPTS, runContext);
+      if (outcome.kind === 'retry') {
+        log.warn({ rid: data.rid, reason: outcome.reason, attempt: job.attemptsStarted }, 'engine failed before answering; job returned to the queue');
+        monitor.markFailed(outcome.reason);
+        await job.moveToWait(token);
+      } else {
+        await job.moveToCompleted(outcome.kind, token, false);
+      }
+    } catch (err) {
+      log.warn({ rid: data.rid, err: (err as Error).message }, 'job bookkeeping failed');
+    } finally {
+      running.delete(data.rid);
+    }
+  }
+
+  async function syncModels(): Promise<void> {
+    let served: string[];
+    try {
+      served = config.ENGINE_MODELS ?? (await adapter.models());
+    } catch {
+      return;
+    }
+    for (const model of new Set([...served, ...config.MODEL_ALIASES])) {
+      if (consumers.has(model) || draining) continue;
+      const consumer = new ModelConsumer(
+        {
+          queueName: names.queueName(model),
+          model,
+          prefix: names.bullPrefix,
+          connection: redisOptions(target, 'blocking', `ig-dispatcher-q-${id}`) as ConnectionOptions,
+          dispatcherId: id,
+          lockMs: config.JOB_LOCK_SECONDS * 1000,
+          stalledCheckMs: config.STALLED_CHECK_SECONDS * 1000,
+        },
+        gate,
+        handle,
+        log,
+      );
+      consumers.set(model, consumer);
+      await consumer.start();
+      log.info({ model }, 'consuming model queue');
+    }
+  }
+
+  const state = (): DispatcherState => {
+    const g = gate.state;
+    return {
+      id,
+      engineUrl: engine.origin,
+      engineKind: kind,
+      models: [...consumers.keys()],
+      ready: g.ready,
+      slots: { total: g.total, busy: g.inFlight + g.outside, free: g.free },
+      inFlight: g.inFlight,
+      outsideLoad: g.outside,
+      blockedBy: draining ? 'draining' : (g.blockedBy ?? null),
+      lastError: monitor.lastError ?? null,
+      startedAt,
+      updatedAt: Date.now(),
+      draining,
+    };
+  };
+
+  await listenForControl(subscriber, names.controlChannel, (rid, reason) => running.get(rid)?.abort(reason), log);
+  await monitor.start();
+  await syncModels();
+  const modelTimer = setInterval(() => void syncModels(), MODEL_REFRESH_MS);
+  // Until the engine is ready its models may be unknown; look again on every poll until some are.
+  const earlyModels = setInterval(() => {
+    if (consumers.size > 0) clearInterval(earlyModels);
+    else void syncModels();
+  }, config.METRICS_CACHE_TTL_SECONDS * 1000);
+  const registration = new Registration(
+    commands,
+    names,
+    { intervalMs: config.HEARTBEAT_INTERVAL_SECONDS * 1000, ttlSeconds: config.HEARTBEAT_TTL_SECONDS },
+    state,
+    log,
+  );
+  await registration.start();
+  log.info({ engine: engine.origin, kind, models: [...consumers.keys()] }, 'dispatcher started');
+
+  return {
+    id,
+    gate,
+    state,
+    async close() {
+      draining = true;
+      clearInterval(modelTimer);
+      clearInterval(earlyModels);
+      await registration.beat();
+      await Promise.all([...consumers.values()].map((c) => c.stopPulling()));
+      const deadline = Date.now() + config.DRAIN_TIMEOUT_SECONDS * 1000;
+      while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const abort of running.values()) abort.abort('shutdown');
+      monitor.stop();
+      await Promise.all([...consumers.values()].map((c) => c.close()));
+      await registration.deregister(id);
+      await engine.close();
+      subscriber.disconnect();
+      await commands.quit().catch(() => commands.disconnect());
+      log.info('dispatcher stopped');
+    },
+  };
+}
+
+async function resolveKind(configured: 'auto' | EngineKind, engine: EngineClient, log: Logger): Promise<EngineKind> {
+  if (configured !== 'auto') return configured;
+  for (let attempt = 0; ; attempt++) {
+    const kind = await detectEngineKind(engine, PROBE_TIMEOUT_MS);
+    if (kind) return kind;
+    if (attempt % 10 === 0) log.info({ engine: engine.origin }, 'waiting for the engine to identify itself (ENGINE_KIND=auto)');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

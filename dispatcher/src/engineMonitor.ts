@@ -1,0 +1,92 @@
+import type { Logger } from '@infergate/shared';
+import type { CapacityGate } from './capacityGate.js';
+import type { EngineAdapter, EngineSnapshot } from './engines/index.js';
+
+export interface MonitorSettings {
+  readonly intervalMs: number;
+  /** Outside requests (running + queued, not ours) above which the engine counts as saturated. */
+  readonly maxRequestQueue: number;
+  /** Requests queued inside the engine above which it counts as saturated. */
+  readonly maxDeferred: number;
+  readonly configuredSlots: number | undefined;
+}
+
+/**
+ * Polls the engine and corrects the gate for what the dispatcher cannot count
+ * itself: readiness, slot total, load from other clients, engine pressure.
+ * The gate's own in-flight count never waits for a poll.
+ */
+export class EngineMonitor {
+  private timer: NodeJS.Timeout | undefined;
+  private previous: EngineSnapshot | undefined;
+  private stopped = false;
+  lastError: string | undefined;
+
+  constructor(
+    private readonly adapter: EngineAdapter,
+    private readonly gate: CapacityGate,
+    private readonly settings: MonitorSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  get snapshot(): EngineSnapshot | undefined {
+    return this.previous;
+  }
+
+  start(): Promise<void> {
+    return this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Takes the engine out of rotation until a poll finds it healthy again. */
+  markFailed(reason: string): void {
+    this.lastError = reason;
+    this.gate.update({ ready: false, total: this.gate.state.total, outside: this.gate.state.outside, blockedBy: reason });
+  }
+
+  async poll(): Promise<void> {
+    const inFlightBefore = this.gate.state.inFlight;
+    let snap: EngineSnapshot;
+    try {
+      snap = await this.adapter.snapshot();
+    } catch (err) {
+      snap = { ready: false, totalSlots: this.previous?.totalSlots, busy: 0, waiting: 0, problem: describe(err) };
+    }
+    // Requests that finished during the poll may still show as busy on the
+    // engine; counting the larger of our two counts keeps them from being
+    // mistaken for outside load.
+    const ours = Math.max(inFlightBefore, this.gate.state.inFlight);
+    const outside = Math.max(0, snap.busy + snap.waiting - ours);
+    const total = this.settings.configuredSlots ?? snap.totalSlots ?? 0;
+    let blockedBy: string | undefined;
+    if (!snap.ready) blockedBy = snap.problem ?? 'engine not ready';
+    else if (total === 0) blockedBy = 'slot count unknown';
+    else blockedBy = this.adapter.pressure(snap, this.previous) ?? this.saturation(snap, outside);
+    if (blockedBy !== this.gate.state.blockedBy) {
+      this.logger.info({ blockedBy: blockedBy ?? null, total, outside }, blockedBy ? 'engine not pullable' : 'engine pullable');
+    }
+    this.lastError = snap.ready ? undefined : (snap.problem ?? 'not ready');
+    this.previous = snap;
+    this.gate.update({ ready: snap.ready, total, outside, blockedBy });
+  }
+
+  private saturation(snap: EngineSnapshot, outside: number): string | undefined {
+    if (snap.waiting > this.settings.maxDeferred) return `engine queue ${snap.waiting} > MAX_ALLOWED_DEFERRED`;
+    if (outside > this.settings.maxRequestQueue) return `outside load ${outside} > MAX_ALLOWED_REQUEST_QUEUE`;
+    return undefined;
+  }
+
+  private async tick(): Promise<void> {
+    await this.poll();
+    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.settings.intervalMs);
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.code === 'ECONNREFUSED' ? 'connection refused' : (e.code ?? e.message ?? 'unreachable');
+}

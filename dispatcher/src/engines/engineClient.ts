@@ -1,0 +1,80 @@
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+
+export interface EngineResponse<T> {
+  readonly status: number;
+  readonly body: T;
+}
+
+/**
+ * The connection pool to one engine, shared by probes and forwarded requests.
+ * Engines may close a keep-alive connection after any response (llama-server
+ * does); the pool opens a new one for the next request.
+ */
+export class EngineClient {
+  readonly pool: Pool;
+  readonly origin: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly auth: Readonly<Record<string, string>> = {},
+  ) {
+    this.origin = new URL(baseUrl).origin;
+    this.pool = new Pool(this.origin, {
+      connections: 512,
+      pipelining: 1,
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: { timeout: 5_000 },
+    });
+  }
+
+  /** Headers every request to the engine carries (its own API key). */
+  get authHeaders(): Readonly<Record<string, string>> {
+    return this.auth;
+  }
+
+  async get(path: string, timeoutMs: number): Promise<EngineResponse<string>> {
+    const res = await this.pool.request({
+      method: 'GET',
+      path,
+      headers: this.auth,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  }
+
+  async getJson(path: string, timeoutMs: number): Promise<EngineResponse<unknown>> {
+    const res = await this.get(path, timeoutMs);
+    let body: unknown;
+    try {
+      body = res.body.length > 0 ? JSON.parse(res.body) : undefined;
+    } catch {
+      body = undefined;
+    }
+    return { status: res.status, body };
+  }
+
+  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+    return this.pool.request(options);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+/** Connection-level failures: the engine never saw or never answered the request. */
+export function isConnectionFailure(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return (
+    err instanceof undiciErrors.SocketError ||
+    err instanceof undiciErrors.ConnectTimeoutError ||
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'UND_ERR_SOCKET' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT'
+  );
+}

@@ -1,0 +1,62 @@
+import type { EngineClient } from '../engineClient.js';
+import { parsePrometheusText, sumOf } from '../prometheusText.js';
+import type { EngineAdapter, EngineSnapshot } from '../types.js';
+
+interface Slot {
+  readonly is_processing?: boolean;
+}
+
+/**
+ * llama.cpp `llama-server`: `/health` is 503 while loading; slots come from
+ * `/props` `total_slots`, busy slots from `/slots` `is_processing`, queued
+ * requests from `/metrics` `llamacpp:requests_deferred` (when `--metrics`).
+ */
+export function llamacppAdapter(client: EngineClient, options: { slots?: number; probeTimeoutMs: number }): EngineAdapter {
+  let totalSlots = options.slots;
+  let metricsAvailable = true;
+  const timeout = options.probeTimeoutMs;
+
+  async function readTotalSlots(): Promise<number | undefined> {
+    const props = await client.getJson('/props', timeout);
+    const n = (props.body as { total_slots?: unknown } | undefined)?.total_slots;
+    return typeof n === 'number' && n > 0 ? n : undefined;
+  }
+
+  async function readDeferred(): Promise<number> {
+    if (!metricsAvailable) return 0;
+    const res = await client.get('/metrics', timeout);
+    // Without --metrics the engine answers 501; deferral is then invisible
+    // and the dispatcher's own count has to do.
+    if (res.status === 501 || res.status === 404) {
+      metricsAvailable = false;
+      return 0;
+    }
+    return sumOf(parsePrometheusText(res.body), 'llamacpp:requests_deferred') ?? 0;
+  }
+
+  return {
+    kind: 'llamacpp',
+    async snapshot(): Promise<EngineSnapshot> {
+      const health = await client.get('/health', timeout);
+      if (health.status !== 200) {
+        return { ready: false, totalSlots, busy: 0, waiting: 0, problem: health.status === 503 ? 'loading' : `health ${health.status}` };
+      }
+      // Re-read after every not-ready phase: a restarted engine may run with another -np.
+      if (options.slots === undefined) totalSlots = (await readTotalSlots()) ?? totalSlots;
+      const [slots, deferred] = await Promise.all([client.getJson('/slots', timeout), readDeferred()]);
+      const busy = Array.isArray(slots.body) ? (slots.body as Slot[]).filter((s) => s.is_processing === true).length : 0;
+      return { ready: true, totalSlots, busy, waiting: deferred };
+    },
+    async models(): Promise<string[]> {
+      const res = await client.getJson('/v1/models', timeout);
+      const data = (res.body as { data?: Array<{ id?: unknown; aliases?: unknown }> } | undefined)?.data ?? [];
+      const names = new Set<string>();
+      for (const card of data) {
+        if (typeof card.id === 'string') names.add(card.id);
+        if (Array.isArray(card.aliases)) for (const a of card.aliases) if (typeof a === 'string') names.add(a);
+      }
+      return [...names];
+    },
+    pressure: () => undefined,
+  };
+}

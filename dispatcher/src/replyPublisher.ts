@@ -1,0 +1,125 @@
+import type { Redis } from 'ioredis';
+import { encodeFrame, FrameKind, jsonPayload, type ErrorCode, type HeadPayload } from '@infergate/shared';
+
+interface Pending {
+  readonly kind: FrameKind;
+  readonly payload: Buffer | undefined;
+}
+
+/**
+ * Publishes one request's frames, in order, on its ingress's reply channel.
+ *
+ * The first frame goes out at once. While a publish is in flight, later data
+ * chunks are held and then sent as one frame: no timer ever delays a token,
+ * but a fast engine does not cost one Redis message per token either.
+ * A publish that reaches no subscriber means the ingress holding the client
+ * is gone, which the runner treats as a cancellation.
+ */
+export class ReplyPublisher {
+  private seq = 0;
+  private inFlight = false;
+  private queue: Pending[] = [];
+  private idleWaiters: Array<() => void> = [];
+  private lastSentAt = Date.now();
+  private failure: unknown;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly channel: string,
+    private readonly rid: string,
+    private readonly onNoSubscriber: () => void,
+  ) {}
+
+  /** Milliseconds since the last frame went out, for heartbeats. */
+  get quietFor(): number {
+    return Date.now() - this.lastSentAt;
+  }
+
+  head(head: HeadPayload): void {
+    this.push({ kind: FrameKind.head, payload: jsonPayload(head) });
+  }
+
+  data(chunk: Buffer): void {
+    if (chunk.length > 0) this.push({ kind: FrameKind.data, payload: chunk });
+  }
+
+  end(): void {
+    this.push({ kind: FrameKind.end, payload: undefined });
+  }
+
+  error(code: ErrorCode, message: string): void {
+    this.push({ kind: FrameKind.error, payload: jsonPayload({ code, message }) });
+  }
+
+  heartbeat(): void {
+    this.push({ kind: FrameKind.heartbeat, payload: undefined });
+  }
+
+  /** Resolves when every frame pushed so far has been published; rejects if Redis failed. */
+  drained(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) =>
+      this.idleWaiters.push(() => (this.failure === undefined ? resolve() : reject(this.failure))),
+    );
+  }
+
+  private push(item: Pending): void {
+    if (this.failure !== undefined) return;
+    this.queue.push(item);
+    if (!this.inFlight) this.flush();
+  }
+
+  private flush(): void {
+    const items = coalesce(this.queue);
+    this.queue = [];
+    this.inFlight = true;
+    this.lastSentAt = Date.now();
+    let last: Promise<number> | undefined;
+    for (const item of items) {
+      last = this.redis.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
+    }
+    last!.then(
+      (receivers) => {
+        if (receivers === 0) this.onNoSubscriber();
+        this.settle();
+      },
+      (err: unknown) => {
+        this.failure = err;
+        this.queue = [];
+        this.settle();
+      },
+    );
+  }
+
+  private settle(): void {
+    this.inFlight = false;
+    if (this.queue.length > 0 && this.failure === undefined) {
+      this.flush();
+      return;
+    }
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** Joins runs of data frames into one frame; other frames keep their place. */
+function coalesce(items: Pending[]): Pending[] {
+  const out: Pending[] = [];
+  let run: Buffer[] = [];
+  const closeRun = () => {
+    if (run.length === 1) out.push({ kind: FrameKind.data, payload: run[0] });
+    else if (run.length > 1) out.push({ kind: FrameKind.data, payload: Buffer.concat(run) });
+    run = [];
+  };
+  for (const item of items) {
+    if (item.kind === FrameKind.data) run.push(item.payload!);
+    else {
+      closeRun();
+      out.push(item);
+    }
+  }
+  closeRun();
+  return out;
+}

@@ -1,0 +1,52 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { InferenceJob, RedisNames } from '@infergate/shared';
+
+/**
+ * One BullMQ queue per model, created on first use and sharing the ingress's
+ * command connection. Jobs are removed when they finish: prompts are user
+ * data and the response travels over the reply channel, not the job.
+ */
+export class JobQueues {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly names: RedisNames,
+  ) {}
+
+  queue(model: string): Queue {
+    let q = this.queues.get(model);
+    if (!q) {
+      q = new Queue(this.names.queueName(model), { connection: this.connection, prefix: this.names.bullPrefix });
+      q.on('error', () => undefined);
+      this.queues.set(model, q);
+    }
+    return q;
+  }
+
+  async enqueue(job: InferenceJob): Promise<void> {
+    await this.queue(job.model).add('request', job, {
+      jobId: job.rid,
+      removeOnComplete: true,
+      removeOnFail: true,
+      attempts: 1,
+    });
+  }
+
+  /**
+   * Removes a job that no dispatcher has started. Resolves false when the job
+   * is already running (or gone), in which case only a cancel message helps.
+   */
+  async removeWaiting(model: string, rid: string): Promise<boolean> {
+    try {
+      return (await this.queue(model).remove(rid)) === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

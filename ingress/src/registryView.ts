@@ -1,0 +1,89 @@
+import type { Redis } from 'ioredis';
+import { gatewayError, parseDispatcherState, type DispatcherState, type Logger, type RedisNames } from '@infergate/shared';
+
+/** A model stays routable this long after any dispatcher last served it. */
+const MODEL_MEMORY_MS = 24 * 3600 * 1000;
+
+export interface ModelPolicy {
+  readonly defaultModel: string | undefined;
+  readonly unknownModel: 'reject' | 'default';
+}
+
+/**
+ * The ingress's picture of the fleet, refreshed in the background from the
+ * dispatcher registry so that no request waits on a registry read.
+ */
+export class RegistryView {
+  private dispatchers: DispatcherState[] = [];
+  private known = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastRefresh = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly names: RedisNames,
+    private readonly settings: { readonly refreshMs: number; readonly heartbeatTtlMs: number },
+    private readonly policy: ModelPolicy,
+    private readonly logger: Logger,
+  ) {}
+
+  get live(): readonly DispatcherState[] {
+    return this.dispatchers;
+  }
+
+  get knownModels(): ReadonlySet<string> {
+    return this.known;
+  }
+
+  get fresh(): boolean {
+    return Date.now() - this.lastRefresh < this.settings.heartbeatTtlMs;
+  }
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.settings.refreshMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async refresh(): Promise<void> {
+    const now = Date.now();
+    try {
+      const [ids, models] = await Promise.all([
+        this.redis.zrangebyscore(this.names.dispatcherIndex, now - this.settings.heartbeatTtlMs, '+inf'),
+        this.redis.zrangebyscore(this.names.modelIndex, now - MODEL_MEMORY_MS, '+inf'),
+      ]);
+      const raws = ids.length > 0 ? await this.redis.mget(ids.map((id) => this.names.dispatcherKey(id))) : [];
+      this.dispatchers = raws.flatMap((raw) => parseDispatcherState(raw) ?? []);
+      this.known = new Set(models);
+      for (const d of this.dispatchers) for (const m of d.models) this.known.add(m);
+      this.lastRefresh = now;
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'registry refresh failed');
+    }
+  }
+
+  /** The single model every request falls back to, if there is one. */
+  get defaultModel(): string | undefined {
+    if (this.policy.defaultModel !== undefined) return this.policy.defaultModel;
+    return this.known.size === 1 ? [...this.known][0] : undefined;
+  }
+
+  /**
+   * The queue a request goes to. Throws an OpenAI-style 404 for a model no
+   * dispatcher has served, unless unknown names are routed to the default.
+   */
+  resolve(requested: string | undefined): string {
+    if (requested === undefined || requested === '') {
+      const fallback = this.defaultModel;
+      if (fallback === undefined) throw gatewayError('model_required', undefined, { param: 'model' });
+      return fallback;
+    }
+    if (this.known.has(requested)) return requested;
+    const fallback = this.defaultModel;
+    if (this.policy.unknownModel === 'default' && fallback !== undefined) return fallback;
+    throw gatewayError('model_not_found', `The model '${requested}' does not exist.`, { param: 'model' });
+  }
+}

@@ -1,0 +1,188 @@
+import type { ServerResponse } from 'node:http';
+import {
+  decodeFrame,
+  FrameKind,
+  gatewayError,
+  parseError,
+  parseHead,
+  type ErrorCode,
+  type GatewayError,
+} from '@infergate/shared';
+import { sseErrorEvent, writeErrorResponse } from './errorResponse.js';
+import type { FrameSink } from './replyRouter.js';
+
+export type RelayPhase = 'queued' | 'running' | 'streaming' | 'done';
+
+export interface RelayOutcome {
+  readonly status: number;
+  readonly error?: ErrorCode;
+  /** ms from enqueue to the first frame of any kind (the job started). */
+  readonly queueWaitMs?: number;
+  /** ms from enqueue to the response head. */
+  readonly headMs?: number;
+  readonly bytes: number;
+  readonly dispatcher?: string;
+}
+
+export interface RelayHooks {
+  /** Takes the job out of the queue if nobody started it; false when it is running. */
+  dequeue(): Promise<boolean>;
+  /** Tells whichever dispatcher holds the request to stop it. */
+  cancel(reason: string): void;
+  /** Seconds a client should wait before retrying after a queue timeout. */
+  retryAfterSeconds(): number | undefined;
+  settled(outcome: RelayOutcome): void;
+}
+
+/**
+ * Relays one request's frames to its client: the head becomes the status
+ * line and headers, data frames the body bytes in sequence order, the end
+ * frame the end of the response. Streaming and non-streaming responses are
+ * the same thing here. Every wait is bounded: the queue-wait deadline before
+ * the job starts, the stall timeout (no frame, not even a heartbeat) after.
+ */
+export class RequestRelay implements FrameSink {
+  private phase: RelayPhase = 'queued';
+  private nextSeq = 0;
+  private bytes = 0;
+  private sse = false;
+  private queueTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private firstFrameAt: number | undefined;
+  private headAt: number | undefined;
+  private dispatcher: string | undefined;
+  private status = 0;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly rid: string,
+    private readonly settings: { readonly enqueuedAt: number; readonly deadline: number; readonly stallMs: number },
+    private readonly hooks: RelayHooks,
+  ) {
+    res.on('close', () => {
+      if (this.phase === 'done') return;
+      this.hooks.cancel('client disconnected');
+      this.settle(499, 'cancelled');
+    });
+    this.queueTimer = setTimeout(() => void this.queueDeadlinePassed(), Math.max(0, settings.deadline - Date.now()));
+  }
+
+  get currentPhase(): RelayPhase {
+    return this.phase;
+  }
+
+  onFrame(buf: Buffer): void {
+    if (this.phase === 'done') return;
+    const frame = decodeFrame(buf);
+    if (!frame) return;
+    if (frame.seq !== this.nextSeq) {
+      this.abandon(gatewayError('relay_lost', `Frames were lost in transit (expected ${this.nextSeq}, got ${frame.seq}).`));
+      return;
+    }
+    this.nextSeq++;
+    if (this.phase === 'queued') {
+      this.phase = 'running';
+      this.firstFrameAt = Date.now();
+    }
+    this.armStallTimer();
+    switch (frame.kind) {
+      case FrameKind.head:
+        this.writeHead(frame.payload);
+        break;
+      case FrameKind.data:
+        this.bytes += frame.payload.length;
+        this.res.write(frame.payload);
+        break;
+      case FrameKind.end:
+        this.res.end();
+        this.settle(this.status);
+        break;
+      case FrameKind.error: {
+        const e = parseError(frame.payload);
+        this.fail(gatewayError(e.code, e.message));
+        break;
+      }
+      case FrameKind.heartbeat:
+        break;
+    }
+  }
+
+  abandon(err: GatewayError): void {
+    if (this.phase === 'done') return;
+    this.fail(err);
+    this.hooks.cancel(err.code);
+  }
+
+  /** Ends the request with a gateway error, in whatever form the client can still receive. */
+  fail(err: GatewayError): void {
+    if (this.phase === 'done') return;
+    if (!this.res.headersSent) {
+      writeErrorResponse(this.res, err, this.rid);
+    } else if (this.sse) {
+      this.res.end(sseErrorEvent(err));
+    } else {
+      // A JSON body cut short cannot carry an error; a reset tells the client
+      // the response is incomplete instead of letting it parse half a body.
+      this.res.destroy();
+    }
+    this.settle(this.res.headersSent && this.status !== 0 ? this.status : err.status, err.code);
+  }
+
+  private writeHead(payload: Buffer): void {
+    const head = parseHead(payload);
+    this.phase = 'streaming';
+    this.headAt = Date.now();
+    this.dispatcher = head.dispatcher;
+    this.status = head.status;
+    const flat: string[] = [];
+    for (const [name, value] of head.headers) {
+      flat.push(name, value);
+      if (name === 'content-type' && value.startsWith('text/event-stream')) this.sse = true;
+    }
+    flat.push('x-request-id', this.rid);
+    this.res.writeHead(head.status, flat);
+    // Send the status line and headers now: a client waiting on a long
+    // prefill should see the response start.
+    this.res.flushHeaders();
+  }
+
+  private async queueDeadlinePassed(): Promise<void> {
+    if (this.phase !== 'queued') return;
+    if (await this.hooks.dequeue()) {
+      const retryAfter = this.hooks.retryAfterSeconds();
+      this.fail(gatewayError('queue_timeout', undefined, retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }));
+    } else if (this.phase === 'queued') {
+      // A dispatcher took the job just now; from here on its heartbeats count.
+      this.armStallTimer();
+    }
+  }
+
+  /** Restarts the stall countdown; refreshing one timer costs less than a new one per frame. */
+  private armStallTimer(): void {
+    if (this.stallTimer) {
+      this.stallTimer.refresh();
+      return;
+    }
+    clearTimeout(this.queueTimer);
+    this.stallTimer = setTimeout(
+      () => this.abandon(gatewayError('relay_lost', 'The dispatcher serving this request stopped responding.')),
+      this.settings.stallMs,
+    );
+  }
+
+  private settle(status: number, error?: ErrorCode): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    clearTimeout(this.queueTimer);
+    clearTimeout(this.stallTimer);
+    const { enqueuedAt } = this.settings;
+    this.hooks.settled({
+      status,
+      ...(error === undefined ? {} : { error }),
+      ...(this.firstFrameAt === undefined ? {} : { queueWaitMs: this.firstFrameAt - enqueuedAt }),
+      ...(this.headAt === undefined ? {} : { headMs: this.headAt - enqueuedAt }),
+      bytes: this.bytes,
+      ...(this.dispatcher === undefined ? {} : { dispatcher: this.dispatcher }),
+    });
+  }
+}

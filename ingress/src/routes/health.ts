@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import type { DispatcherState } from '@infergate/shared';
+import type { IngressContext } from '../context.js';
+
+function backendDetail(d: DispatcherState) {
+  return {
+    backend: d.engineUrl,
+    dispatcher: d.id,
+    engine_kind: d.engineKind,
+    status: d.ready && d.blockedBy === null ? 'ok' : d.ready ? 'busy' : 'unavailable',
+    ready: d.ready,
+    models: d.models,
+    slots_total: d.slots.total,
+    slots_busy: d.slots.busy,
+    slots_free: d.slots.free,
+    in_flight: d.inFlight,
+    outside_load: d.outsideLoad,
+    blocked_by: d.blockedBy,
+    last_error: d.lastError,
+    last_heartbeat: d.updatedAt / 1000,
+  };
+}
+
+/**
+ * The old proxy's `/health` shape, answered from the registry snapshot (no
+ * engine call on the request path), plus orchestrator probes and an
+ * aggregated `/v1/models`.
+ */
+export async function healthRoutes(app: FastifyInstance, ctx: IngressContext): Promise<void> {
+  app.get('/health', async (_request, reply) => {
+    const live = ctx.registry.live;
+    const available = live.filter((d) => d.ready && !d.draining).map((d) => d.engineUrl);
+    const status = available.length === 0 ? 'unavailable' : available.length === live.length ? 'ok' : 'degraded';
+    reply.code(available.length > 0 ? 200 : 503);
+    return {
+      status,
+      available_backends: available,
+      total_backends: live.length,
+      timestamp: Date.now() / 1000,
+      details: live.map(backendDetail),
+    };
+  });
+
+  app.get('/livez', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const checks = {
+      redis: ctx.commands.status === 'ready',
+      reply_channel: ctx.router.ready,
+      registry: ctx.registry.fresh,
+      draining: ctx.draining,
+    };
+    const ready = checks.redis && checks.reply_channel && checks.registry && !checks.draining;
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'not ready', checks };
+  });
+
+  app.get('/v1/models', async () => {
+    const owners = new Map<string, string>();
+    for (const d of ctx.registry.live) for (const m of d.models) if (!owners.has(m)) owners.set(m, d.engineKind);
+    for (const m of ctx.registry.knownModels) if (!owners.has(m)) owners.set(m, 'infergate');
+    return {
+      object: 'list',
+      data: [...owners].map(([id, kind]) => ({ id, object: 'model', created: 0, owned_by: kind })),
+    };
+  });
+}

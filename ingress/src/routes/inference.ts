@@ -1,0 +1,80 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  encodeBody,
+  encodeControl,
+  forwardableRequestHeaders,
+  gatewayError,
+  JOB_VERSION,
+  type InferenceJob,
+} from '@infergate/shared';
+import type { IngressContext } from '../context.js';
+import { INFERENCE_PATHS } from '../inferencePaths.js';
+import { RequestRelay, type RelayOutcome } from '../requestRelay.js';
+import { routingFields } from '../requestBody.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Every inference route, streaming or not, OpenAI or engine-native, takes
+ * this one path: read the routing fields, queue the request byte-for-byte,
+ * relay the engine's response as it arrives.
+ */
+export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext): Promise<void> {
+  const { config, names, registry, queues, router, commands } = ctx;
+
+  const publishCancel = (rid: string, reason: string) => {
+    commands.publish(names.controlChannel, encodeControl({ type: 'cancel', rid, reason })).catch(() => undefined);
+  };
+
+  async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (ctx.draining) throw gatewayError('shutting_down', undefined, { retryAfterSeconds: 1 });
+    const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
+    const fields = routingFields(body);
+    const model = registry.resolve(fields.model);
+    const rid = request.id;
+    const enqueuedAt = Date.now();
+    const deadline = enqueuedAt + config.QUEUE_WAIT_TIMEOUT_SECONDS * 1000;
+    const job: InferenceJob = {
+      v: JOB_VERSION,
+      rid,
+      method: request.method,
+      path: request.url,
+      headers: forwardableRequestHeaders(request.headers),
+      body: encodeBody(body),
+      model,
+      stream: fields.stream,
+      deadline,
+      replyTo: router.channel,
+      enqueuedAt,
+    };
+    reply.hijack();
+    const relay = new RequestRelay(
+      reply.raw,
+      rid,
+      { enqueuedAt, deadline, stallMs: config.RELAY_STALL_TIMEOUT_SECONDS * 1000 },
+      {
+        dequeue: () => queues.removeWaiting(model, rid),
+        cancel: (reason) => {
+          if (relay.currentPhase === 'queued') {
+            void queues.removeWaiting(model, rid).then((removed) => removed || publishCancel(rid, reason));
+          } else {
+            publishCancel(rid, reason);
+          }
+        },
+        retryAfterSeconds: () => Math.ceil(config.QUEUE_WAIT_TIMEOUT_SECONDS / 4),
+        settled: (outcome: RelayOutcome) => {
+          router.remove(rid);
+          ctx.onSettled(request, model, outcome, Date.now() - enqueuedAt);
+        },
+      },
+    );
+    router.add(rid, relay);
+    try {
+      await queues.enqueue(job);
+    } catch (err) {
+      relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err }));
+    }
+  }
+
+  for (const path of INFERENCE_PATHS) app.post(path, handle);
+}
