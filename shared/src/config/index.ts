@@ -1,12 +1,22 @@
 import { z } from 'zod';
 import { ConfigError, resolveFileVariables, type Env } from './env.js';
 import { commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
+import { observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
+import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
 
 export { ConfigError, type Env } from './env.js';
 
+const allIngressFields = { ...commonFields, ...ingressFields, ...securityIngressFields, ...observabilityIngressFields };
+const allDispatcherFields = {
+  ...commonFields,
+  ...dispatcherFields,
+  ...securityDispatcherFields,
+  ...observabilityDispatcherFields,
+};
+
 const schemas = {
-  ingress: z.object({ ...commonFields, ...ingressFields }),
-  dispatcher: z.object({ ...commonFields, ...dispatcherFields }),
+  ingress: z.object(allIngressFields),
+  dispatcher: z.object(allDispatcherFields),
   stack: z.object({ ...commonFields, ...stackFields }),
   common: z.object(commonFields),
 };
@@ -21,7 +31,7 @@ type ConfigOf<R extends Role> = Readonly<z.output<(typeof schemas)[R]>>;
 /** Names of every variable any role reads, for documentation checks. */
 export const knownVariables: readonly string[] = [
   ...new Set(
-    [commonFields, ingressFields, dispatcherFields, stackFields].flatMap((f: FieldSet) => Object.keys(f)),
+    [allIngressFields, allDispatcherFields, stackFields].flatMap((f: FieldSet) => Object.keys(f)),
   ),
 ];
 
