@@ -19,10 +19,13 @@ import { runJob, type RunContext } from './jobRunner.js';
 import { ModelConsumer } from './modelConsumer.js';
 import { Registration } from './registration.js';
 import { ReplyPublisher } from './replyPublisher.js';
+import { startStatusServer } from './statusServer.js';
 
 export interface DispatcherHandle {
   readonly id: string;
   readonly gate: CapacityGate;
+  /** Port of the status server (probes, state, metrics). */
+  readonly statusPort: number;
   state(): DispatcherState;
   /** Stops pulling, lets running jobs finish within the drain budget, deregisters. */
   close(): Promise<void>;
@@ -174,11 +177,13 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     log,
   );
   await registration.start();
-  log.info({ engine: engine.origin, kind, models: [...consumers.keys()] }, 'dispatcher started');
+  const status = await startStatusServer(config.STATUS_HOST, config.STATUS_PORT, state);
+  log.info({ engine: engine.origin, kind, models: [...consumers.keys()], statusPort: status.port }, 'dispatcher started');
 
   return {
     id,
     gate,
+    statusPort: status.port,
     state,
     async close() {
       draining = true;
@@ -193,6 +198,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       await Promise.all([...consumers.values()].map((c) => c.close()));
       await registration.deregister(id);
       await engine.close();
+      status.server.close();
       subscriber.disconnect();
       await commands.quit().catch(() => commands.disconnect());
       log.info('dispatcher stopped');

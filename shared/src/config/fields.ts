@@ -91,6 +91,9 @@ export const dispatcherFields = {
   JOB_LOCK_SECONDS: seconds.default(10),
   STALLED_CHECK_SECONDS: seconds.default(5),
   HEARTBEAT_INTERVAL_SECONDS: seconds.default(1),
+  /** Probes and metrics of the dispatcher itself (0 = a free port). */
+  STATUS_PORT: portNumber.default(9400),
+  STATUS_HOST: z.string().min(1).default('0.0.0.0'),
 };
 
 export const stackFields = {
