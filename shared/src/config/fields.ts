@@ -97,10 +97,16 @@ export const dispatcherFields = {
 };
 
 export const stackFields = {
+  /** Unset: the stack starts its own redis-server (or a container). */
+  REDIS_URL: redisUrl.optional(),
   PORT: portNumber.default(8888),
+  /** The stack binds to loopback: it is a local tool, not an exposed service. */
+  HOST: z.string().min(1).default('127.0.0.1'),
   /** The old proxy's engine list; empty starts two simulated llama.cpp engines. */
   BACKENDS: list.default([]),
   SIM_SLOTS: z.coerce.number().int().positive().default(4),
+  /** A local llama.cpp server answers whatever model name it is given; so does the local stack. */
+  UNKNOWN_MODEL: z.enum(['reject', 'default']).default('default'),
   OPEN_ACCESS: flag.default(true),
 };
 

@@ -1,0 +1,114 @@
+import closeWithGrace from 'close-with-grace';
+import { childEnvironment, ConfigError, loadConfig, type StackConfig } from '@infergate/shared';
+import { freePort } from './ports.js';
+import { NoRedisError, provideRedis, type RedisHandle } from './redisProvider.js';
+import { spawnService, type ServiceName, type ServiceProcess } from './serviceProcess.js';
+
+/*
+ * `npm start`: a complete local stack in one process tree: Redis, one
+ * dispatcher per engine in BACKENDS (or two simulated llama.cpp engines),
+ * and one ingress on PORT. Ctrl-C stops everything.
+ */
+
+function say(message: string): void {
+  process.stdout.write(`[stack] ${message}\n`);
+}
+
+function prefixed(label: string): (line: string) => void {
+  return (line) => {
+    if (line.length > 0) process.stdout.write(`[${label}] ${line}\n`);
+  };
+}
+
+async function waitHttpOk(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return true;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+async function main(config: StackConfig): Promise<void> {
+  const children: ServiceProcess[] = [];
+  let redis: RedisHandle | undefined;
+  const start = (name: ServiceName, label: string, env: Record<string, string>, args?: string[]) => {
+    const child = spawnService(name, childEnvironment(env), { onLine: prefixed(label), useBuild: false, ...(args ? { args } : {}) });
+    children.push(child);
+    void child.exited.then((code) => {
+      if (!stopping) say(`${label} exited (${code}); stopping the stack`);
+      if (!stopping) process.kill(process.pid, 'SIGTERM');
+    });
+    return child;
+  };
+  let stopping = false;
+
+  closeWithGrace({ delay: 40_000 }, async ({ signal, err }) => {
+    stopping = true;
+    if (err) say(`error: ${err.message}`);
+    else say(`${signal ?? 'stop'}: stopping`);
+    // The ingress first, so no request arrives at a dispatcher that is leaving.
+    for (const name of ['ingress', 'dispatcher', 'sim'] as const) {
+      await Promise.all(children.filter((c) => c.name === name).map((c) => c.stop('SIGTERM')));
+    }
+    await redis?.stop();
+    say('stopped');
+  });
+
+  try {
+    redis = await provideRedis(config.REDIS_URL ? { url: config.REDIS_URL } : {});
+  } catch (err) {
+    if (err instanceof NoRedisError) {
+      say(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  say(`redis: ${config.REDIS_URL ? config.REDIS_URL.replace(/\/\/[^@]*@/, '//***@') : `${redis.url} (started by the stack)`}`);
+
+  let engines = config.BACKENDS;
+  if (engines.length === 0) {
+    engines = [];
+    for (const n of [1, 2]) {
+      const port = await freePort();
+      start('sim', `sim-${n}`, {}, ['--kind', 'llamacpp', '--port', String(port), '--slots', String(config.SIM_SLOTS)]);
+      engines.push(`http://127.0.0.1:${port}`);
+    }
+    say(`no BACKENDS set: running two SIMULATED llama.cpp engines (${config.SIM_SLOTS} slots each) at ${engines.join(', ')}`);
+  }
+
+  const shared = { REDIS_URL: redis.url, REDIS_PREFIX: config.REDIS_PREFIX, LOG_LEVEL: config.LOG_LEVEL };
+  engines.forEach((url, i) =>
+    start('dispatcher', `dispatcher-${i + 1}`, { ...shared, ENGINE_URL: url, DISPATCHER_ID: `dispatcher-${i + 1}`, STATUS_PORT: '0' }),
+  );
+  if (config.OPEN_ACCESS) say('OPEN_ACCESS: no API keys required (bound to loopback)');
+  start('ingress', 'ingress', {
+    ...shared,
+    PORT: String(config.PORT),
+    HOST: config.HOST,
+    INGRESS_ID: 'ingress-1',
+    UNKNOWN_MODEL: config.UNKNOWN_MODEL,
+  });
+  const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
+  if (await waitHttpOk(`${base}/health`, 60_000)) {
+    say(`ready: ${base}  (try: curl -N ${base}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"any","stream":true,"messages":[{"role":"user","content":"hi"}]}')`);
+  } else if (!stopping) {
+    say(`the ingress at ${base} did not report a ready engine within 60 s; still waiting`);
+  }
+}
+
+let config: StackConfig;
+try {
+  config = loadConfig('stack');
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`infergate stack: ${err.message}\n`);
+    process.exit(78);
+  }
+  throw err;
+}
+await main(config);

@@ -1,0 +1,131 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
+
+/*
+ * A Redis for the local stack or one test file: the given URL when there is
+ * one; else a private redis-server on a free port (which fault tests may kill
+ * and restart); else a testcontainers Redis where a Docker engine exists.
+ */
+
+export interface RedisHandle {
+  readonly url: string;
+  /** True when this file owns the server process and may kill or restart it. */
+  readonly controllable: boolean;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+async function waitForPing(url: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.ping();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+async function startLocalServer(extraArgs: readonly string[] = []): Promise<RedisHandle> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ig-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const launch = async () => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+        '--client-output-buffer-limit', 'pubsub', '256mb', '64mb', '60', ...extraArgs],
+      { stdio: 'ignore' },
+    );
+    await waitForPing(url);
+  };
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill(signal);
+    });
+  };
+  await launch();
+  return {
+    url,
+    controllable: true,
+    kill,
+    restart: async () => {
+      await kill();
+      await launch();
+    },
+    stop: async () => {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startContainer(): Promise<RedisHandle> {
+  const { RedisContainer } = await import('@testcontainers/redis');
+  const container = await new RedisContainer('redis:7-alpine').start();
+  return {
+    url: container.getConnectionUrl(),
+    controllable: false,
+    kill: () => Promise.reject(new Error('cannot kill a container Redis from a test')),
+    restart: () => Promise.reject(new Error('cannot restart a container Redis from a test')),
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
+
+export class NoRedisError extends Error {
+  constructor() {
+    super(
+      'No Redis available: set REDIS_URL, install redis-server (e.g. `apt-get install redis-server`, `brew install redis`), or run a Docker engine.',
+    );
+    this.name = 'NoRedisError';
+  }
+}
+
+async function dockerAvailable(): Promise<boolean> {
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function provideRedis(options: { url?: string; extraArgs?: readonly string[] } = {}): Promise<RedisHandle> {
+  const external = options.url;
+  if (external) {
+    return {
+      url: external,
+      controllable: false,
+      kill: () => Promise.reject(new Error('REDIS_URL is external; it cannot be killed')),
+      restart: () => Promise.reject(new Error('REDIS_URL is external; it cannot be restarted')),
+      stop: async () => undefined,
+    };
+  }
+  if (hasRedisServer()) return startLocalServer(options.extraArgs);
+  if (await dockerAvailable()) return startContainer();
+  throw new NoRedisError();
+}

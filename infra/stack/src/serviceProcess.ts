@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/*
+ * Runs infergate's own entry points as separate processes, the way Compose
+ * and Kubernetes run them: the compiled build when it exists and `useBuild`
+ * is asked for, the TypeScript sources through tsx otherwise.
+ */
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const ENTRY = {
+  ingress: 'ingress',
+  dispatcher: 'dispatcher',
+  sim: 'infra/sim',
+} as const;
+
+export type ServiceName = keyof typeof ENTRY;
+
+export interface ServiceProcess {
+  readonly name: ServiceName;
+  readonly child: ChildProcess;
+  /** Everything the process wrote so far (stdout and stderr), when captured. */
+  output(): string;
+  /** Resolves with the exit code (or null after a signal) once the process has exited. */
+  readonly exited: Promise<number | null>;
+  /** Signals the process and waits for it; SIGKILL after `graceMs`. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  readonly args?: readonly string[];
+  /** Called with each output line instead of buffering it. */
+  readonly onLine?: (line: string) => void;
+  readonly useBuild?: boolean;
+}
+
+function entryArgs(name: ServiceName, useBuild: boolean): string[] {
+  const built = join(ROOT, ENTRY[name], 'dist', 'main.js');
+  if (useBuild && existsSync(built)) return [built];
+  return ['--import', 'tsx', '--conditions=development', join(ROOT, ENTRY[name], 'src', 'main.ts')];
+}
+
+export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, options: SpawnOptions = {}): ServiceProcess {
+  const child = spawn(process.execPath, [...entryArgs(name, options.useBuild ?? false), ...(options.args ?? [])], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let partial = '';
+  const take = (d: Buffer) => {
+    if (!options.onLine) {
+      out += d.toString();
+      return;
+    }
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) options.onLine(line);
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    name,
+    child,
+    output: () => out,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
