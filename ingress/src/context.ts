@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { IngressConfig, Logger, RedisNames } from '@infergate/shared';
+import type { DrainRate } from './drainRate.js';
 import type { JobQueues } from './jobQueues.js';
 import type { RegistryView } from './registryView.js';
 import type { ReplyRouter } from './replyRouter.js';
@@ -16,6 +17,7 @@ export interface IngressContext {
   readonly router: ReplyRouter;
   readonly queues: JobQueues;
   readonly registry: RegistryView;
+  readonly drainRate: DrainRate;
   /** True once shutdown began: new requests are refused, open ones finish. */
   draining: boolean;
   onSettled(request: FastifyRequest, model: string, outcome: RelayOutcome, durationMs: number): void;

@@ -11,6 +11,7 @@ import {
 } from '@infergate/shared';
 import { buildApp } from './app.js';
 import type { IngressContext } from './context.js';
+import { DrainRate } from './drainRate.js';
 import { JobQueues } from './jobQueues.js';
 import { RegistryView } from './registryView.js';
 import { ReplyRouter } from './replyRouter.js';
@@ -53,6 +54,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     router,
     queues,
     registry,
+    drainRate: new DrainRate(),
     draining: false,
     onSettled(request, model, outcome, durationMs) {
       log.info(

@@ -25,6 +25,11 @@ export class JobQueues {
     return q;
   }
 
+  /** Jobs of a model that no dispatcher has started yet. */
+  async depth(model: string): Promise<number> {
+    return this.queue(model).getWaitingCount();
+  }
+
   async enqueue(job: InferenceJob): Promise<void> {
     await this.queue(job.model).add('request', job, {
       jobId: job.rid,

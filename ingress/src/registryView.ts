@@ -15,6 +15,8 @@ export interface ModelPolicy {
  */
 export class RegistryView {
   private dispatchers: DispatcherState[] = [];
+  /** Model → when a dispatcher last served it; kept in memory so a Redis restart forgets nothing. */
+  private readonly lastServed = new Map<string, number>();
   private known = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private lastRefresh = 0;
@@ -53,16 +55,22 @@ export class RegistryView {
     try {
       const [ids, models] = await Promise.all([
         this.redis.zrangebyscore(this.names.dispatcherIndex, now - this.settings.heartbeatTtlMs, '+inf'),
-        this.redis.zrangebyscore(this.names.modelIndex, now - MODEL_MEMORY_MS, '+inf'),
+        this.redis.zrangebyscore(this.names.modelIndex, now - MODEL_MEMORY_MS, '+inf', 'WITHSCORES'),
       ]);
       const raws = ids.length > 0 ? await this.redis.mget(ids.map((id) => this.names.dispatcherKey(id))) : [];
       this.dispatchers = raws.flatMap((raw) => parseDispatcherState(raw) ?? []);
-      this.known = new Set(models);
-      for (const d of this.dispatchers) for (const m of d.models) this.known.add(m);
+      for (let i = 0; i < models.length; i += 2) this.remember(models[i]!, Number(models[i + 1]));
+      for (const d of this.dispatchers) for (const m of d.models) this.remember(m, d.updatedAt);
+      for (const [m, at] of this.lastServed) if (now - at > MODEL_MEMORY_MS) this.lastServed.delete(m);
+      this.known = new Set(this.lastServed.keys());
       this.lastRefresh = now;
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'registry refresh failed');
     }
+  }
+
+  private remember(model: string, at: number): void {
+    if ((this.lastServed.get(model) ?? 0) < at) this.lastServed.set(model, at);
   }
 
   /** The single model every request falls back to, if there is one. */

@@ -29,6 +29,8 @@ export interface RelayHooks {
   dequeue(): Promise<boolean>;
   /** Tells whichever dispatcher holds the request to stop it. */
   cancel(reason: string): void;
+  /** The job left the queue: a dispatcher started it. */
+  started(): void;
   /** Seconds a client should wait before retrying after a queue timeout. */
   retryAfterSeconds(): number | undefined;
   settled(outcome: RelayOutcome): void;
@@ -83,6 +85,7 @@ export class RequestRelay implements FrameSink {
     if (this.phase === 'queued') {
       this.phase = 'running';
       this.firstFrameAt = Date.now();
+      this.hooks.started();
     }
     this.armStallTimer();
     switch (frame.kind) {

@@ -31,6 +31,14 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
     const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
     const fields = routingFields(body);
     const model = registry.resolve(fields.model);
+    if (config.MAX_QUEUED_PER_MODEL > 0) {
+      const depth = await queues.depth(model);
+      if (depth >= config.MAX_QUEUED_PER_MODEL) {
+        throw gatewayError('queue_full', `The queue for model '${model}' is full (${depth} waiting).`, {
+          retryAfterSeconds: ctx.drainRate.secondsToDrain(model, depth - config.MAX_QUEUED_PER_MODEL + 1) ?? 1,
+        });
+      }
+    }
     const rid = request.id;
     const enqueuedAt = Date.now();
     const deadline = enqueuedAt + config.QUEUE_WAIT_TIMEOUT_SECONDS * 1000;
@@ -61,6 +69,7 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
             publishCancel(rid, reason);
           }
         },
+        started: () => ctx.drainRate.record(model),
         retryAfterSeconds: () => Math.ceil(config.QUEUE_WAIT_TIMEOUT_SECONDS / 4),
         settled: (outcome: RelayOutcome) => {
           router.remove(rid);

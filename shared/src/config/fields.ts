@@ -47,6 +47,8 @@ export const ingressFields = {
   DEFAULT_MODEL: z.string().min(1).optional(),
   /** Longest a request may wait in the queue before a dispatcher starts it. */
   QUEUE_WAIT_TIMEOUT_SECONDS: seconds.default(60),
+  /** Requests a model's queue may hold before new ones get 429 at once (0 = no limit). */
+  MAX_QUEUED_PER_MODEL: count.default(1000),
   /**
    * Longest silence on a started request's reply path (dispatchers send a
    * heartbeat every HEARTBEAT_INTERVAL_SECONDS) before its dispatcher is
