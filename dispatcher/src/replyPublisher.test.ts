@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { decodeFrame, FrameKind, parseHead, type Frame } from '@infergate/shared';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../tests/support/redis.js';
+import { ReplyPublisher } from './replyPublisher.js';
+
+let redis: TestRedis;
+let pub: Redis;
+let sub: Redis;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  pub = new Redis(redis.url);
+  sub = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  pub.disconnect();
+  sub.disconnect();
+  await redis.stop();
+});
+
+async function collect(channel: string): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  sub.on('messageBuffer', (ch: Buffer, msg: Buffer) => {
+    if (ch.toString() === channel) frames.push(decodeFrame(Buffer.from(msg))!);
+  });
+  await sub.subscribe(channel);
+  return frames;
+}
+
+describe('reply publisher', () => {
+  it('publishes every byte in order with contiguous sequence numbers, coalescing only behind an in-flight publish', async () => {
+    const channel = `${uniquePrefix()}:reply`;
+    const frames = await collect(channel);
+    const p = new ReplyPublisher(pub, channel, 'r1', () => undefined);
+    p.head({ status: 200, headers: [['content-type', 'text/event-stream']], dispatcher: 'd' });
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 500; i++) {
+      const chunk = Buffer.from(`data: {"i":${i},"s":"é"}\n\n`);
+      sent.push(chunk);
+      p.data(chunk);
+    }
+    p.end();
+    await p.drained();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(frames.map((f) => f.seq)).toEqual(frames.map((_, i) => i));
+    expect(frames[0]!.kind).toBe(FrameKind.head);
+    expect(parseHead(frames[0]!.payload).status).toBe(200);
+    expect(frames.at(-1)!.kind).toBe(FrameKind.end);
+    const body = Buffer.concat(frames.filter((f) => f.kind === FrameKind.data).map((f) => f.payload));
+    expect(body.equals(Buffer.concat(sent))).toBe(true);
+    // 500 chunks pushed in one tick: the first went alone, the rest rode behind it.
+    expect(frames.length).toBeLessThan(10);
+  });
+
+  it('reports a publish that reached nobody, which means the client is gone', async () => {
+    let gone = 0;
+    const p = new ReplyPublisher(pub, `${uniquePrefix()}:nobody`, 'r2', () => gone++);
+    p.data(Buffer.from('x'));
+    await p.drained();
+    expect(gone).toBe(1);
+  });
+});
