@@ -51,18 +51,20 @@ export async function startFleet(options: {
   ingressCount?: number;
   engineUrls?: readonly string[];
   env?: Record<string, string>;
+  nodeArgs?: readonly string[];
 }): Promise<Fleet> {
+  const spawnOptions = { useBuild: true, ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}) };
   const processes: ServiceProcess[] = [];
   const redis = await provideRedis();
   const engineUrls = options.engineUrls ?? (await startSims(options.engines, processes));
   const base = { ...process.env, REDIS_URL: redis.url, REDIS_PREFIX: 'bench', LOG_LEVEL: 'warn', ...options.env };
   engineUrls.forEach((url, i) =>
-    processes.push(spawnService('dispatcher', { ...base, ENGINE_URL: url, DISPATCHER_ID: `d${i + 1}`, STATUS_PORT: '0' }, { useBuild: true })),
+    processes.push(spawnService('dispatcher', { ...base, ENGINE_URL: url, DISPATCHER_ID: `d${i + 1}`, STATUS_PORT: '0' }, spawnOptions)),
   );
   const ingressUrls: string[] = [];
   for (let i = 0; i < (options.ingressCount ?? 1); i++) {
     const port = await freePort();
-    processes.push(spawnService('ingress', { ...base, PORT: String(port), HOST: '127.0.0.1', UNKNOWN_MODEL: 'default', INGRESS_ID: `i${i + 1}` }, { useBuild: true }));
+    processes.push(spawnService('ingress', { ...base, PORT: String(port), HOST: '127.0.0.1', UNKNOWN_MODEL: 'default', INGRESS_ID: `i${i + 1}` }, spawnOptions));
     ingressUrls.push(`http://127.0.0.1:${port}`);
   }
   for (const url of ingressUrls) {

@@ -6,6 +6,8 @@ import type { ServiceProcess } from '@infergate/stack';
 /*
  * Added latency: the same streams sent straight to a simulated engine and
  * through infergate (ingress → Redis → dispatcher → engine), in one run.
+ * The direct baseline gets its own identical engine: load sent straight to
+ * the dispatcher's engine would count as outside load and close its gate.
  */
 
 export interface OverheadRow {
@@ -40,9 +42,9 @@ function row(load: string, direct: StreamTiming[], relay: StreamTiming[]): Overh
 
 export async function overheadScenario(options: { durationMs: number; closedLoop: number[]; openLoop: number[] }): Promise<OverheadRow[]> {
   const sims: ServiceProcess[] = [];
-  const [engineUrl] = await startSims([ENGINE], sims);
-  const fleet = await startFleet({ engines: [], engineUrls: [engineUrl!], env: { ENGINE_SLOTS: String(ENGINE.slots) } });
-  const direct = new LoadClient(engineUrl!, { tokens: ENGINE.tokens });
+  const [directUrl, relayedUrl] = await startSims([ENGINE, ENGINE], sims);
+  const fleet = await startFleet({ engines: [], engineUrls: [relayedUrl!], env: { ENGINE_SLOTS: String(ENGINE.slots) } });
+  const direct = new LoadClient(directUrl!, { tokens: ENGINE.tokens });
   const relay = new LoadClient(fleet.ingressUrls[0]!, { tokens: ENGINE.tokens });
   const rows: OverheadRow[] = [];
   try {

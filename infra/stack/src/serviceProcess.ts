@@ -34,6 +34,8 @@ export interface SpawnOptions {
   /** Called with each output line instead of buffering it. */
   readonly onLine?: (line: string) => void;
   readonly useBuild?: boolean;
+  /** Extra node flags, e.g. `--cpu-prof` for benchmarks. */
+  readonly nodeArgs?: readonly string[];
 }
 
 function entryArgs(name: ServiceName, useBuild: boolean): string[] {
@@ -43,7 +45,8 @@ function entryArgs(name: ServiceName, useBuild: boolean): string[] {
 }
 
 export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, options: SpawnOptions = {}): ServiceProcess {
-  const child = spawn(process.execPath, [...entryArgs(name, options.useBuild ?? false), ...(options.args ?? [])], {
+  const argv = [...(options.nodeArgs ?? []), ...entryArgs(name, options.useBuild ?? false), ...(options.args ?? [])];
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -33,6 +33,7 @@ export function redisOptions(target: RedisTarget, role: ConnectionRole, name: st
   if (role === 'command') {
     options.maxRetriesPerRequest = 1;
     options.enableOfflineQueue = false;
+    options.enableAutoPipelining = true;
   } else {
     options.maxRetriesPerRequest = null;
   }

@@ -1,0 +1,124 @@
+/*
+ * vLLM's OpenAI response bodies and SSE chunks. Stream chunks are
+ * `model_dump_json(exclude_unset=True)`, so they omit what the engine did
+ * not set; whole responses are full dumps with their nulls.
+ */
+import { tokenJson, tokenText } from '../content.js';
+import type { FinishReason, Outcome, ResponseMeta, StreamOutput, WholeOutput } from '../inference.js';
+import { DONE, event, eventTemplate } from '../sse.js';
+import { json, STREAM_HEAD } from './http.js';
+
+const usage = (o: Outcome) => ({
+  prompt_tokens: o.promptTokens,
+  total_tokens: o.promptTokens + o.completionTokens,
+  completion_tokens: o.completionTokens,
+});
+
+/** What every stream shares: per-token chunks, the finish on the last one, optional usage, then [DONE]. */
+function streamOutput(
+  meta: ResponseMeta,
+  finish: FinishReason,
+  includeUsage: boolean,
+  chunk: (choices: unknown[], extra?: object) => object,
+  choice: (text: unknown, finish: FinishReason | null) => object,
+  opening: string,
+): StreamOutput {
+  const content = eventTemplate(1, ([text]) => chunk([choice(text, null)]));
+  return {
+    stream: true,
+    head: STREAM_HEAD,
+    opening: () => opening,
+    // The last chunk carries the finish reason with its text; the EOS token's text is empty.
+    step: (i, eos, last) =>
+      last ? event(chunk([choice(eos ? '' : tokenText(i, meta.style), finish)])) : content(tokenJson(i, meta.style)),
+    closing: (o) => (includeUsage ? event(chunk([], { usage: usage(o) })) : '') + DONE,
+  };
+}
+
+export function chatOutput(meta: ResponseMeta, stream: boolean, finish: FinishReason, includeUsage: boolean): StreamOutput | WholeOutput {
+  const { id, created, model } = meta;
+  if (!stream) {
+    return {
+      stream: false,
+      complete: (o) =>
+        json({
+          id,
+          object: 'chat.completion',
+          created,
+          model,
+          choices: [
+            {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content: o.text,
+                refusal: null,
+                annotations: null,
+                audio: null,
+                function_call: null,
+                tool_calls: [],
+                reasoning_content: null,
+              },
+              logprobs: null,
+              finish_reason: o.finish,
+              stop_reason: null,
+            },
+          ],
+          service_tier: null,
+          system_fingerprint: null,
+          usage: { ...usage(o), prompt_tokens_details: null },
+          prompt_logprobs: null,
+          kv_transfer_params: null,
+        }),
+    };
+  }
+  const chunk = (choices: unknown[], extra?: object) => ({ id, object: 'chat.completion.chunk', created, model, choices, ...extra });
+  const choice = (content: unknown, reason: FinishReason | null) => ({
+    index: 0,
+    delta: { content },
+    logprobs: null,
+    finish_reason: reason,
+    ...(reason && { stop_reason: null }),
+  });
+  const role = event(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+  return streamOutput(meta, finish, includeUsage, chunk, choice, role);
+}
+
+export function completionOutput(meta: ResponseMeta, stream: boolean, finish: FinishReason, includeUsage: boolean): StreamOutput | WholeOutput {
+  const { id, created, model } = meta;
+  if (!stream) {
+    return {
+      stream: false,
+      complete: (o) =>
+        json({
+          id,
+          object: 'text_completion',
+          created,
+          model,
+          choices: [{ index: 0, text: o.text, logprobs: null, finish_reason: o.finish, stop_reason: null, prompt_logprobs: null }],
+          service_tier: null,
+          system_fingerprint: null,
+          usage: { ...usage(o), prompt_tokens_details: null },
+          kv_transfer_params: null,
+        }),
+    };
+  }
+  const chunk = (choices: unknown[], extra?: object) => ({ id, object: 'text_completion', created, model, choices, ...extra });
+  const choice = (text: unknown, reason: FinishReason | null) => ({ index: 0, text, logprobs: null, finish_reason: reason, stop_reason: null });
+  return streamOutput(meta, finish, includeUsage, chunk, choice, '');
+}
+
+export function embeddingsOutput(meta: ResponseMeta, vectors: readonly number[][], promptTokens: number): WholeOutput {
+  return {
+    stream: false,
+    complete: () =>
+      json({
+        id: meta.id,
+        object: 'list',
+        created: meta.created,
+        model: meta.model,
+        data: vectors.map((embedding, index) => ({ index, object: 'embedding', embedding })),
+        usage: { prompt_tokens: promptTokens, total_tokens: promptTokens, completion_tokens: 0, prompt_tokens_details: null },
+      }),
+  };
+}
