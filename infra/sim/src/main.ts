@@ -35,7 +35,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log(USAGE);
+  process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
 
@@ -68,12 +68,12 @@ try {
   const sim = await startSimulator({ ...options, logger });
   // vLLM only listens once loaded; llama.cpp listens at once and answers 503 meanwhile.
   if (sim.kind === 'vllm') await sim.ready;
-  console.log(`${sim.kind} simulator listening on ${sim.url}`);
+  process.stdout.write(`${sim.kind} simulator listening on ${sim.url}\n`);
   const stop = (): void => void sim.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
-  console.error(`${err.message}\n${USAGE}`);
+  process.stderr.write(`${err.message}\n${USAGE}\n`);
   process.exit(2);
 }
