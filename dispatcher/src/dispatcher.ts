@@ -18,6 +18,7 @@ import { createAdapter, detectEngineKind, EngineClient, type EngineAdapter, type
 import { runJob, type RunContext } from './jobRunner.js';
 import { ModelConsumer } from './modelConsumer.js';
 import { Registration } from './registration.js';
+import { FrameChannel } from './frameChannel.js';
 import { ReplyPublisher } from './replyPublisher.js';
 import { startStatusServer } from './statusServer.js';
 
@@ -70,13 +71,25 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     log,
   );
 
+  const frames = new FrameChannel(commands);
+  const publishers = new Set<ReplyPublisher>();
+  const heartbeatMs = config.HEARTBEAT_INTERVAL_SECONDS * 1000;
+  // One ticker for every open request: a quiet request (long prefill, slow
+  // engine) still proves to its ingress that this dispatcher is alive.
+  const heartbeatTimer = setInterval(() => {
+    for (const p of publishers) if (p.quietFor >= heartbeatMs) p.heartbeat();
+  }, heartbeatMs);
   const runContext: RunContext = {
     engine,
     dispatcherId: id,
     backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,
     idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
-    heartbeatMs: config.HEARTBEAT_INTERVAL_SECONDS * 1000,
-    openPublisher: (job, onGone) => new ReplyPublisher(commands, job.replyTo, job.rid, onGone),
+    openPublisher: (job, onGone) => {
+      const publisher = new ReplyPublisher(frames, job.replyTo, job.rid, onGone);
+      publishers.add(publisher);
+      return publisher;
+    },
+    closePublisher: (publisher) => publishers.delete(publisher),
     markStarted: (rid) => {
       commands.set(names.startedFlag(rid), id, 'EX', Math.ceil(config.BACKEND_TIMEOUT_SECONDS) + 60).catch(() => undefined);
     },
@@ -194,6 +207,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       const deadline = Date.now() + config.DRAIN_TIMEOUT_SECONDS * 1000;
       while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       for (const abort of running.values()) abort.abort('shutdown');
+      clearInterval(heartbeatTimer);
       monitor.stop();
       await Promise.all([...consumers.values()].map((c) => c.close()));
       await registration.deregister(id);

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { decodeFrame, FrameKind, parseHead, type Frame } from '@infergate/shared';
+import { forEachFrame, FrameKind, parseHead, type Frame } from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../tests/support/redis.js';
+import { FrameChannel } from './frameChannel.js';
 import { ReplyPublisher } from './replyPublisher.js';
 
 let redis: TestRedis;
@@ -23,7 +24,7 @@ afterAll(async () => {
 async function collect(channel: string): Promise<Frame[]> {
   const frames: Frame[] = [];
   sub.on('messageBuffer', (ch: Buffer, msg: Buffer) => {
-    if (ch.toString() === channel) frames.push(decodeFrame(Buffer.from(msg))!);
+    if (ch.toString() === channel) expect(forEachFrame(Buffer.from(msg), (f) => frames.push(f))).toBe(true);
   });
   await sub.subscribe(channel);
   return frames;
@@ -33,7 +34,7 @@ describe('reply publisher', () => {
   it('publishes every byte in order with contiguous sequence numbers, coalescing only behind an in-flight publish', async () => {
     const channel = `${uniquePrefix()}:reply`;
     const frames = await collect(channel);
-    const p = new ReplyPublisher(pub, channel, 'r1', () => undefined);
+    const p = new ReplyPublisher(new FrameChannel(pub), channel, 'r1', () => undefined);
     p.head({ status: 200, headers: [['content-type', 'text/event-stream']], dispatcher: 'd' });
     const sent: Buffer[] = [];
     for (let i = 0; i < 500; i++) {
@@ -50,13 +51,28 @@ describe('reply publisher', () => {
     expect(frames.at(-1)!.kind).toBe(FrameKind.end);
     const body = Buffer.concat(frames.filter((f) => f.kind === FrameKind.data).map((f) => f.payload));
     expect(body.equals(Buffer.concat(sent))).toBe(true);
-    // 500 chunks pushed in one tick: the first went alone, the rest rode behind it.
+    // 500 chunks pushed in one tick: the first went alone, the rest rode behind it as one frame.
     expect(frames.length).toBeLessThan(10);
+  });
+
+  it('puts frames of different requests that are ready together into one message', async () => {
+    const channel = `${uniquePrefix()}:reply`;
+    const messages: number[] = [];
+    sub.on('messageBuffer', (ch: Buffer, msg: Buffer) => {
+      if (ch.toString() === channel) messages.push(forEachFrame(Buffer.from(msg), () => undefined) ? 1 : 0);
+    });
+    await sub.subscribe(channel);
+    const frames = new FrameChannel(pub);
+    const publishers = Array.from({ length: 20 }, (_, i) => new ReplyPublisher(frames, channel, `r${i}`, () => undefined));
+    for (const p of publishers) p.data(Buffer.from('token'));
+    await Promise.all(publishers.map((p) => p.drained()));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(messages).toEqual([1]);
   });
 
   it('reports a publish that reached nobody, which means the client is gone', async () => {
     let gone = 0;
-    const p = new ReplyPublisher(pub, `${uniquePrefix()}:nobody`, 'r2', () => gone++);
+    const p = new ReplyPublisher(new FrameChannel(pub), `${uniquePrefix()}:nobody`, 'r2', () => gone++);
     p.data(Buffer.from('x'));
     await p.drained();
     expect(gone).toBe(1);

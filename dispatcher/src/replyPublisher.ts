@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { encodeFrame, FrameKind, jsonPayload, type ErrorCode, type HeadPayload } from '@infergate/shared';
+import type { FrameChannel } from './frameChannel.js';
 
 interface Pending {
   readonly kind: FrameKind;
@@ -24,7 +24,7 @@ export class ReplyPublisher {
   private failure: unknown;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly frames: FrameChannel,
     private readonly channel: string,
     private readonly rid: string,
     private readonly onNoSubscriber: () => void,
@@ -77,7 +77,7 @@ export class ReplyPublisher {
     this.lastSentAt = Date.now();
     let last: Promise<number> | undefined;
     for (const item of items) {
-      last = this.redis.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
+      last = this.frames.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
     }
     last!.then(
       (receivers) => {

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import { frameRequestId, gatewayError, type GatewayError, type Logger } from '@infergate/shared';
+import { forEachFrame, gatewayError, type Frame, type GatewayError, type Logger } from '@infergate/shared';
 
 /** Whatever consumes one request's frames. */
 export interface FrameSink {
-  onFrame(frame: Buffer): void;
+  onFrame(frame: Frame): void;
   /** Ends the request with `err` and stops its job: frames may be missing, or the ingress is stopping. */
   abandon(err: GatewayError): void;
 }
@@ -11,8 +11,8 @@ export interface FrameSink {
 /**
  * The ingress's single reply channel: one subscriber connection for every
  * request this process holds, subscribed once at start-up, so no request
- * pays a SUBSCRIBE round trip and none can miss its first frame. Frames name
- * their request; routing one reads only its request id.
+ * pays a SUBSCRIBE round trip and none can miss its first frame. A message
+ * carries one or more frames, each naming its request.
  */
 export class ReplyRouter {
   private readonly sinks = new Map<string, FrameSink>();
@@ -23,9 +23,8 @@ export class ReplyRouter {
     readonly channel: string,
     private readonly logger: Logger,
   ) {
-    subscriber.on('messageBuffer', (channelBuf: Buffer, message: Buffer) => {
-      const rid = frameRequestId(message);
-      if (rid !== undefined) this.sinks.get(rid)?.onFrame(message);
+    subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
+      if (!forEachFrame(message, this.route)) logger.warn('malformed reply message dropped');
     });
     // Pub/sub keeps nothing for a disconnected subscriber: whatever was
     // published during the gap is gone, so every open response is suspect.
@@ -35,6 +34,10 @@ export class ReplyRouter {
       if (this.subscribed) logger.info('reply subscriber reconnected');
     });
   }
+
+  private readonly route = (frame: Frame): void => {
+    this.sinks.get(frame.rid)?.onFrame(frame);
+  };
 
   get open(): number {
     return this.sinks.size;

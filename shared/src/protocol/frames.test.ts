@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeFrame, frameRequestId, FrameKind, jsonPayload, parseHead } from './frames.js';
+import { decodeFrame, encodeFrame, forEachFrame, FrameKind, jsonPayload, parseHead, type Frame } from './frames.js';
 
 describe('frame codec', () => {
   it('round-trips arbitrary bytes for every kind', () => {
@@ -29,10 +29,27 @@ describe('frame codec', () => {
 
   it('rejects truncated or unknown frames instead of misreading them', () => {
     expect(decodeFrame(Buffer.from([1, 0, 0]))).toBeUndefined();
-    expect(decodeFrame(Buffer.from([9, 0, 0, 0, 0, 0]))).toBeUndefined();
-    const full = encodeFrame(FrameKind.data, 'abcdef', 1, Buffer.from('x'));
-    expect(decodeFrame(full.subarray(0, 8))).toBeUndefined();
-    expect(frameRequestId(full)).toBe('abcdef');
+    expect(decodeFrame(Buffer.from([9, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).toBeUndefined();
+    const full = encodeFrame(FrameKind.data, 'abcdef', 1, Buffer.from('xyz'));
+    for (let cut = 1; cut < full.length; cut++) expect(decodeFrame(full.subarray(0, cut))).toBeUndefined();
+  });
+
+  it('carries several frames of several requests in one message, in order', () => {
+    const parts = [
+      encodeFrame(FrameKind.head, 'a', 0, jsonPayload({ status: 200, headers: [], dispatcher: 'd' })),
+      encodeFrame(FrameKind.data, 'b', 7, Buffer.from('bee')),
+      encodeFrame(FrameKind.data, 'a', 1, Buffer.from('')),
+      encodeFrame(FrameKind.end, 'b', 8),
+    ];
+    const seen: Frame[] = [];
+    expect(forEachFrame(Buffer.concat(parts), (f) => seen.push(f))).toBe(true);
+    expect(seen.map((f) => [f.rid, f.kind, f.seq])).toEqual([
+      ['a', FrameKind.head, 0],
+      ['b', FrameKind.data, 7],
+      ['a', FrameKind.data, 1],
+      ['b', FrameKind.end, 8],
+    ]);
+    expect(seen[1]!.payload.toString()).toBe('bee');
   });
 
   it('carries head metadata as JSON', () => {

@@ -2,15 +2,17 @@ import { errorCodeOf, type ErrorCode } from '../errors.js';
 
 /*
  * Response frames travel from a dispatcher to the ingress that holds the
- * client, many requests multiplexed on one channel. The encoding is binary so
+ * client, many requests multiplexed on one channel, several frames to one
+ * Redis message when they are ready together. The encoding is binary so
  * token chunks are relayed as bytes: no JSON and no string conversion per
  * chunk, and a UTF-8 character split across chunks stays intact.
  *
  *   byte 0      kind
  *   bytes 1-4   sequence number, uint32 BE, per request, from 0
  *   byte 5      request id length L (ASCII)
- *   6..6+L      request id
- *   rest        payload: head/end/error JSON, data bytes, nothing for heartbeats
+ *   bytes 6-9   payload length P, uint32 BE
+ *   10..10+L    request id
+ *   then P      payload: head/end/error JSON, data bytes, nothing for heartbeats
  */
 
 export const FrameKind = {
@@ -42,7 +44,7 @@ export interface ErrorPayload {
   readonly message: string;
 }
 
-const HEADER_BYTES = 6;
+const HEADER_BYTES = 10;
 const EMPTY = Buffer.alloc(0);
 
 export function encodeFrame(kind: FrameKind, rid: string, seq: number, payload: Buffer = EMPTY): Buffer {
@@ -52,30 +54,46 @@ export function encodeFrame(kind: FrameKind, rid: string, seq: number, payload: 
   out[0] = kind;
   out.writeUInt32BE(seq >>> 0, 1);
   out[5] = ridLength;
+  out.writeUInt32BE(payload.length, 6);
   out.write(rid, HEADER_BYTES, 'latin1');
   payload.copy(out, HEADER_BYTES + ridLength);
   return out;
 }
 
-/** Decodes a frame; the payload is a view into `buf`, not a copy. */
-export function decodeFrame(buf: Buffer): Frame | undefined {
-  if (buf.length < HEADER_BYTES) return undefined;
-  const kind = buf[0] as FrameKind;
-  if (kind < FrameKind.head || kind > FrameKind.heartbeat) return undefined;
-  const ridLength = buf[5]!;
-  if (buf.length < HEADER_BYTES + ridLength) return undefined;
-  return {
-    kind,
-    seq: buf.readUInt32BE(1),
-    rid: buf.toString('latin1', HEADER_BYTES, HEADER_BYTES + ridLength),
-    payload: buf.subarray(HEADER_BYTES + ridLength),
-  };
+/**
+ * Calls `onFrame` for each frame of a message, in order. Payloads are views
+ * into `message`, not copies. Returns false if the message is malformed;
+ * frames before the damage have been delivered.
+ */
+export function forEachFrame(message: Buffer, onFrame: (frame: Frame) => void): boolean {
+  let at = 0;
+  while (at < message.length) {
+    if (message.length - at < HEADER_BYTES) return false;
+    const kind = message[at] as FrameKind;
+    const ridLength = message[at + 5]!;
+    const payloadLength = message.readUInt32BE(at + 6);
+    const end = at + HEADER_BYTES + ridLength + payloadLength;
+    if (kind < FrameKind.head || kind > FrameKind.heartbeat || end > message.length) return false;
+    onFrame({
+      kind,
+      seq: message.readUInt32BE(at + 1),
+      rid: message.toString('latin1', at + HEADER_BYTES, at + HEADER_BYTES + ridLength),
+      payload: message.subarray(at + HEADER_BYTES + ridLength, end),
+    });
+    at = end;
+  }
+  return true;
 }
 
-/** Reads only the request id, for routing a frame without decoding the rest. */
-export function frameRequestId(buf: Buffer): string | undefined {
-  if (buf.length < HEADER_BYTES || buf.length < HEADER_BYTES + buf[5]!) return undefined;
-  return buf.toString('latin1', HEADER_BYTES, HEADER_BYTES + buf[5]!);
+/** Decodes a message holding exactly one frame. */
+export function decodeFrame(message: Buffer): Frame | undefined {
+  let frame: Frame | undefined;
+  let count = 0;
+  const ok = forEachFrame(message, (f) => {
+    frame = f;
+    count++;
+  });
+  return ok && count === 1 ? frame : undefined;
 }
 
 export function jsonPayload(value: HeadPayload | ErrorPayload): Buffer {
