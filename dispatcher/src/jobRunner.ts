@@ -1,6 +1,8 @@
 import { errors as undiciErrors } from 'undici';
 import {
   decodeBody,
+  errorCodeOf,
+  gatewayError,
   relayableResponseHeaders,
   type ErrorCode,
   type InferenceJob,
@@ -42,7 +44,7 @@ export async function runJob(
   lastAttempt: boolean,
   ctx: RunContext,
 ): Promise<JobOutcome> {
-  const publisher = ctx.openPublisher(job, () => abort.abort('client gone'));
+  const publisher = ctx.openPublisher(job, () => abort.abort('reply path gone'));
   const timeout = setTimeout(() => abort.abort('backend_timeout'), ctx.backendTimeoutMs);
   let headSent = false;
   try {
@@ -87,7 +89,16 @@ async function failure(
   publisher: ReplyPublisher,
 ): Promise<JobOutcome> {
   const reason = signal.aborted ? String(signal.reason) : undefined;
-  if (reason !== undefined && reason !== 'backend_timeout') return { kind: 'cancelled', reason };
+  if (reason !== undefined && reason !== 'backend_timeout') {
+    // A cancel named by an error code (an operator's) may have a client still
+    // waiting: it gets that error now rather than a stalled response.
+    const code = errorCodeOf(reason);
+    if (code !== 'internal') {
+      publisher.error(code, gatewayError(code).message);
+      await publisher.drained().catch(() => undefined);
+    }
+    return { kind: 'cancelled', reason };
+  }
   let code: ErrorCode;
   let message: string;
   if (reason === 'backend_timeout' || err instanceof undiciErrors.HeadersTimeoutError) {

@@ -13,7 +13,8 @@ interface Pending {
  * chunks are held and then sent as one frame: no timer ever delays a token,
  * but a fast engine does not cost one Redis message per token either.
  * A publish that reaches no subscriber means the ingress holding the client
- * is gone, which the runner treats as a cancellation.
+ * is gone, and a failed publish that Redis is; the runner treats both as a
+ * cancellation so the engine stops generating for nobody.
  */
 export class ReplyPublisher {
   private seq = 0;
@@ -27,7 +28,8 @@ export class ReplyPublisher {
     private readonly frames: FrameChannel,
     private readonly channel: string,
     private readonly rid: string,
-    private readonly onNoSubscriber: () => void,
+    /** The ingress holding the client is gone, or Redis is: nobody can receive this response. */
+    private readonly onUnreachable: () => void,
   ) {}
 
   /** Milliseconds since the last frame went out, for heartbeats. */
@@ -81,12 +83,13 @@ export class ReplyPublisher {
     }
     last!.then(
       (receivers) => {
-        if (receivers === 0) this.onNoSubscriber();
+        if (receivers === 0) this.onUnreachable();
         this.settle();
       },
       (err: unknown) => {
         this.failure = err;
         this.queue = [];
+        this.onUnreachable();
         this.settle();
       },
     );

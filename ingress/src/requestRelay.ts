@@ -59,6 +59,7 @@ export class RequestRelay implements FrameSink {
   private sse = false;
   private queueTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  private stallTimerAfterHead = false;
   private firstFrameAt: number | undefined;
   private headAt: number | undefined;
   private firstChunkAt: number | undefined;
@@ -71,7 +72,17 @@ export class RequestRelay implements FrameSink {
   constructor(
     private readonly res: ServerResponse,
     private readonly rid: string,
-    private readonly settings: { readonly enqueuedAt: number; readonly deadline: number; readonly stallMs: number },
+    private readonly settings: {
+      readonly enqueuedAt: number;
+      readonly deadline: number;
+      /** Longest silence once the response has started. */
+      readonly stallMs: number;
+      /**
+       * Longest silence before it has: a dispatcher that died before answering
+       * leaves its job locked until stalled-job recovery hands it to another.
+       */
+      readonly preHeadStallMs: number;
+    },
     private readonly hooks: RelayHooks,
   ) {
     res.on('close', () => {
@@ -89,8 +100,14 @@ export class RequestRelay implements FrameSink {
   onFrame(frame: Frame): void {
     if (this.phase === 'done') return;
     if (frame.seq !== this.nextSeq) {
-      this.abandon(gatewayError('relay_lost', `Frames were lost in transit (expected ${this.nextSeq}, got ${frame.seq}).`));
-      return;
+      // Before the head nothing reached the client, so a sequence starting
+      // over is another attempt at the job (failover, stalled-job recovery).
+      if (frame.seq === 0 && this.headAt === undefined) {
+        this.nextSeq = 0;
+      } else {
+        this.abandon(gatewayError('relay_lost', `Frames were lost in transit (expected ${this.nextSeq}, got ${frame.seq}).`));
+        return;
+      }
     }
     this.nextSeq++;
     if (this.phase === 'queued') {
@@ -182,14 +199,17 @@ export class RequestRelay implements FrameSink {
 
   /** Restarts the stall countdown; refreshing one timer costs less than a new one per frame. */
   private armStallTimer(): void {
-    if (this.stallTimer) {
+    const started = this.headAt !== undefined;
+    if (this.stallTimer && this.stallTimerAfterHead === started) {
       this.stallTimer.refresh();
       return;
     }
     clearTimeout(this.queueTimer);
+    clearTimeout(this.stallTimer);
+    this.stallTimerAfterHead = started;
     this.stallTimer = setTimeout(
       () => this.abandon(gatewayError('relay_lost', 'The dispatcher serving this request stopped responding.')),
-      this.settings.stallMs,
+      started ? this.settings.stallMs : this.settings.preHeadStallMs,
     );
   }
 

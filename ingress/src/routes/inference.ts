@@ -13,6 +13,8 @@ import { RequestRelay, type RelayOutcome } from '../requestRelay.js';
 import { routingFields } from '../requestBody.js';
 
 const EMPTY = Buffer.alloc(0);
+/** Longer than any job can sit locked before stalled-job recovery returns it. */
+const ABANDONED_FLAG_SECONDS = 3600;
 
 /**
  * Every inference route, streaming or not, OpenAI or engine-native, takes
@@ -22,8 +24,12 @@ const EMPTY = Buffer.alloc(0);
 export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext): Promise<void> {
   const { config, names, registry, queues, router, commands } = ctx;
 
+  // A running request is stopped by whichever dispatcher holds it; the flag
+  // also stops a copy that stalled-job recovery would start again later
+  // (dispatchers check it before re-running a job).
   const publishCancel = (rid: string, reason: string) => {
     commands.publish(names.controlChannel, encodeControl({ type: 'cancel', rid, reason })).catch(() => undefined);
+    commands.set(names.startedFlag(rid), 'abandoned', 'EX', ABANDONED_FLAG_SECONDS).catch(() => undefined);
   };
 
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -59,7 +65,12 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
     const relay = new RequestRelay(
       reply.raw,
       rid,
-      { enqueuedAt, deadline, stallMs: config.RELAY_STALL_TIMEOUT_SECONDS * 1000 },
+      {
+        enqueuedAt,
+        deadline,
+        stallMs: config.RELAY_STALL_TIMEOUT_SECONDS * 1000,
+        preHeadStallMs: config.ORPHAN_WAIT_SECONDS * 1000,
+      },
       {
         dequeue: () => queues.removeWaiting(model, rid),
         cancel: (reason) => {

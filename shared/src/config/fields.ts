@@ -55,6 +55,13 @@ export const ingressFields = {
    * presumed dead and the client gets an error.
    */
   RELAY_STALL_TIMEOUT_SECONDS: seconds.default(5),
+  /**
+   * Longest silence before a response has started. A dispatcher that dies
+   * before answering leaves its job locked until BullMQ's stalled-job check
+   * gives it to another (JOB_LOCK_SECONDS + STALLED_CHECK_SECONDS), so this
+   * must be longer than that.
+   */
+  ORPHAN_WAIT_SECONDS: seconds.default(30),
   /** `reject`: an unknown model is a 404. `default`: it goes to DEFAULT_MODEL, as single-model llama.cpp does. */
   UNKNOWN_MODEL: z.enum(['reject', 'default']).default('reject'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
