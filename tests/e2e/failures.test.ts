@@ -102,10 +102,10 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
     const abort = new AbortController();
     const requestsBefore = fleet.sims[0]!.stats().requests;
     const pending = post(url, chatBody(), abort.signal).catch(() => undefined);
-    await waitFor(async () => (await queue.getWaitingCount()) === 1, 5_000, 'job queued');
+    await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized')) === 1, 5_000, 'job queued');
     abort.abort();
     await pending;
-    await waitFor(async () => (await queue.getWaitingCount()) === 0, 2_000, 'job removed');
+    await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized')) === 0, 2_000, 'job removed');
     await holder.body.text();
     await new Promise((r) => setTimeout(r, 300));
     expect(fleet.sims[0]!.stats().requests).toBe(requestsBefore);
@@ -127,7 +127,7 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
   it('answers 429 with Retry-After at once when the model queue is full', async () => {
     const holder = await occupy(2_000);
     const queued = [post(url, chatBody()), post(url, chatBody()), post(url, chatBody())];
-    await waitFor(async () => (await queue.getWaitingCount()) === 3, 5_000, 'queue full');
+    await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized')) === 3, 5_000, 'queue full');
     const started = performance.now();
     const res = await post(url, chatBody());
     expect(performance.now() - started).toBeLessThan(500);
