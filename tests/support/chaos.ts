@@ -33,7 +33,7 @@ async function oneRequest(base: string, tokens: number, boundMs: number): Promis
     const res = await request(`${base}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'any', stream: true, max_tokens: tokens, messages: [{ role: 'user', content: 'chaos' }] }),
+      body: JSON.stringify({ model: 'stories260K.gguf', stream: true, max_tokens: tokens, messages: [{ role: 'user', content: 'chaos' }] }),
       signal,
     });
     status = res.statusCode;
