@@ -3,8 +3,11 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import {
   createRedis,
+  createSubscriber,
   gatewayError,
+  QueueInspector,
   redisNames,
+  redisTarget,
   waitReady,
   type IngressConfig,
   type Logger,
@@ -13,6 +16,8 @@ import { buildApp } from './app.js';
 import type { IngressContext } from './context.js';
 import { DrainRate } from './drainRate.js';
 import { JobQueues } from './jobQueues.js';
+import { KeyLimiter } from './limits/index.js';
+import { IngressMetrics } from './metrics.js';
 import { RegistryView } from './registryView.js';
 import { ReplyRouter } from './replyRouter.js';
 
@@ -29,12 +34,12 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   const ingressId = config.INGRESS_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = logger.child({ ingress: ingressId });
   const names = redisNames(config.REDIS_PREFIX);
-  const target = { url: config.REDIS_URL };
+  const target = redisTarget(config);
   const commands = createRedis(target, 'command', `ig-ingress-${ingressId}`);
   const subscriber = createRedis(target, 'subscriber', `ig-ingress-reply-${ingressId}`);
-  commands.on('error', (err: Error) => log.debug({ err: err.message }, 'redis'));
+  for (const c of [commands, subscriber]) c.on('error', (err: Error) => log.debug({ err: err.message }, 'redis'));
   await waitReady(commands);
-  const router = new ReplyRouter(subscriber, names.replyChannel(ingressId), log);
+  const router = new ReplyRouter(createSubscriber(subscriber), names.replyChannel(ingressId), log);
   await router.start();
   const registry = new RegistryView(
     commands,
@@ -45,6 +50,13 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   );
   await registry.start();
   const queues = new JobQueues(commands, names);
+  const metrics = new IngressMetrics({
+    openRequests: () => router.open,
+    models: () => registry.knownModels,
+    liveDispatchers: () => registry.live.length,
+    redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
+    inspector: new QueueInspector(commands, names, (model) => queues.queue(model)),
+  });
   const context: IngressContext = {
     config,
     logger: log,
@@ -55,11 +67,15 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     queues,
     registry,
     drainRate: new DrainRate(),
+    limiter: new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000),
+    metrics,
     draining: false,
     onSettled(request, model, outcome, durationMs) {
+      metrics.requestSettled(request, model, outcome, durationMs);
       log.info(
         {
           rid: request.id,
+          principal: request.principal && `${request.principal.kind}:${request.principal.id}`,
           path: request.url.split('?')[0],
           model,
           dispatcher: outcome.dispatcher,
@@ -67,6 +83,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
           error: outcome.error,
           queueWaitMs: outcome.queueWaitMs,
           headMs: outcome.headMs,
+          ttftMs: outcome.ttftMs,
           durationMs,
           bytes: outcome.bytes,
         },
@@ -85,8 +102,12 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
       while (router.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (router.open > 0) log.warn({ open: router.open }, 'drain budget spent; failing open responses');
       router.failAll(gatewayError('shutting_down'));
+      // Keep-alive connections that went idle after their last response would
+      // otherwise hold the server open until their timeout.
+      app.server.closeAllConnections();
       await closing;
       registry.stop();
+      context.limiter.close();
       await queues.close();
       await router.stop();
       await commands.quit().catch(() => commands.disconnect());
