@@ -81,6 +81,21 @@ describe('a dispatcher killed with SIGKILL', () => {
   }, 60_000);
 });
 
+describe('an ingress killed with SIGKILL', () => {
+  it('frees the engine slots of its streams: a publish that reaches nobody means the client is gone', async () => {
+    fleet = await startTestFleet({ sims: [{ kind: 'llamacpp', slots: 4, ttftMs: 10, itlMs: 50, tokens: 400 }] });
+    const sim = fleet.sims[0]!;
+    const streams = Array.from({ length: 3 }, () => stream(fleet!.ingresses[0]!.url, 300).catch(() => undefined));
+    await waitFor(() => sim.stats().processing === 3, 10_000, 'streams running');
+    const killedAt = Date.now();
+    fleet.ingresses[0]!.child.kill('SIGKILL');
+    await Promise.all(streams);
+    await waitFor(() => sim.stats().processing === 0, 5_000, 'engine slots freed');
+    expect(Date.now() - killedAt).toBeLessThan(1_000);
+    expect(sim.stats().cancellations).toBe(3);
+  }, 60_000);
+});
+
 describe('a Redis restart', () => {
   it('fails in-flight requests cleanly, keeps every process up, and serves new requests within 5 s', async () => {
     fleet = await startTestFleet({ sims: [{ kind: 'llamacpp', slots: 4, ttftMs: 10, itlMs: 50, tokens: 200 }] });
