@@ -1,8 +1,10 @@
 import type { FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { IngressConfig, Logger, RedisNames } from '@infergate/shared';
+import type { IngressConfig, Logger, RedisClient, RedisNames } from '@infergate/shared';
 import type { DrainRate } from './drainRate.js';
 import type { JobQueues } from './jobQueues.js';
+import type { QueueDepths } from './queueDepths.js';
+import type { KeyLimiter } from './limits/index.js';
+import type { IngressMetrics } from './metrics.js';
 import type { RegistryView } from './registryView.js';
 import type { ReplyRouter } from './replyRouter.js';
 import type { RelayOutcome } from './requestRelay.js';
@@ -13,11 +15,14 @@ export interface IngressContext {
   readonly logger: Logger;
   readonly ingressId: string;
   readonly names: RedisNames;
-  readonly commands: Redis;
+  readonly commands: RedisClient;
   readonly router: ReplyRouter;
   readonly queues: JobQueues;
   readonly registry: RegistryView;
   readonly drainRate: DrainRate;
+  readonly queueDepths: QueueDepths;
+  readonly limiter: KeyLimiter;
+  readonly metrics: IngressMetrics;
   /** True once shutdown began: new requests are refused, open ones finish. */
   draining: boolean;
   onSettled(request: FastifyRequest, model: string, outcome: RelayOutcome, durationMs: number): void;

@@ -16,6 +16,7 @@ import { buildApp } from './app.js';
 import type { IngressContext } from './context.js';
 import { DrainRate } from './drainRate.js';
 import { JobQueues } from './jobQueues.js';
+import { QueueDepths } from './queueDepths.js';
 import { KeyLimiter } from './limits/index.js';
 import { IngressMetrics } from './metrics.js';
 import { RegistryView } from './registryView.js';
@@ -67,6 +68,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     queues,
     registry,
     drainRate: new DrainRate(),
+    queueDepths: new QueueDepths((model) => queues.depth(model)),
     limiter: new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000),
     metrics,
     draining: false,

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   encodeBody,
+  createPublisher,
   encodeControl,
   forwardableRequestHeaders,
   gatewayError,
@@ -8,7 +9,7 @@ import {
   type InferenceJob,
 } from '@infergate/shared';
 import type { IngressContext } from '../context.js';
-import { INFERENCE_PATHS } from '../inferencePaths.js';
+import { forwardPaths } from '../inferencePaths.js';
 import { RequestRelay, type RelayOutcome } from '../requestRelay.js';
 import { routingFields } from '../requestBody.js';
 
@@ -27,8 +28,9 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
   // A running request is stopped by whichever dispatcher holds it; the flag
   // also stops a copy that stalled-job recovery would start again later
   // (dispatchers check it before re-running a job).
+  const { publish } = createPublisher(commands);
   const publishCancel = (rid: string, reason: string) => {
-    commands.publish(names.controlChannel, encodeControl({ type: 'cancel', rid, reason })).catch(() => undefined);
+    publish(names.controlChannel, encodeControl({ type: 'cancel', rid, reason })).catch(() => undefined);
     commands.set(names.startedFlag(rid), 'abandoned', 'EX', ABANDONED_FLAG_SECONDS).catch(() => undefined);
   };
 
@@ -38,13 +40,15 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
     const fields = routingFields(body);
     const model = registry.resolve(fields.model);
     if (config.MAX_QUEUED_PER_MODEL > 0) {
-      const depth = await queues.depth(model);
+      const depth = await ctx.queueDepths.current(model);
       if (depth >= config.MAX_QUEUED_PER_MODEL) {
         throw gatewayError('queue_full', `The queue for model '${model}' is full (${depth} waiting).`, {
           retryAfterSeconds: ctx.drainRate.secondsToDrain(model, depth - config.MAX_QUEUED_PER_MODEL + 1) ?? 1,
         });
       }
     }
+    const principal = request.principal;
+    const release = principal ? await ctx.limiter.acquire(principal, request.id) : undefined;
     const rid = request.id;
     const enqueuedAt = Date.now();
     const deadline = enqueuedAt + config.QUEUE_WAIT_TIMEOUT_SECONDS * 1000;
@@ -53,13 +57,18 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
       rid,
       method: request.method,
       path: request.url,
-      headers: forwardableRequestHeaders(request.headers),
+      headers: forwardableRequestHeaders(request.headers, { conversationId: config.FORWARD_CONVERSATION_ID }),
       body: encodeBody(body),
       model,
       stream: fields.stream,
       deadline,
       replyTo: router.channel,
       enqueuedAt,
+    };
+    const dequeue = async () => {
+      const removed = await queues.removeWaiting(model, rid);
+      if (removed) ctx.queueDepths.left(model);
+      return removed;
     };
     reply.hijack();
     const relay = new RequestRelay(
@@ -72,17 +81,21 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
         preHeadStallMs: config.ORPHAN_WAIT_SECONDS * 1000,
       },
       {
-        dequeue: () => queues.removeWaiting(model, rid),
+        dequeue,
         cancel: (reason) => {
           if (relay.currentPhase === 'queued') {
-            void queues.removeWaiting(model, rid).then((removed) => removed || publishCancel(rid, reason));
+            void dequeue().then((removed) => removed || publishCancel(rid, reason));
           } else {
             publishCancel(rid, reason);
           }
         },
-        started: () => ctx.drainRate.record(model),
+        started: () => {
+          ctx.drainRate.record(model);
+          ctx.queueDepths.left(model);
+        },
         retryAfterSeconds: () => Math.ceil(config.QUEUE_WAIT_TIMEOUT_SECONDS / 4),
         settled: (outcome: RelayOutcome) => {
+          release?.();
           router.remove(rid);
           ctx.onSettled(request, model, outcome, Date.now() - enqueuedAt);
         },
@@ -90,11 +103,12 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
     );
     router.add(rid, relay);
     try {
-      await queues.enqueue(job);
+      await queues.enqueue(job, principal?.priority);
+      ctx.queueDepths.added(model);
     } catch (err) {
       relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err }));
     }
   }
 
-  for (const path of INFERENCE_PATHS) app.post(path, handle);
+  for (const path of forwardPaths(config.FORWARD_PATHS)) app.post(path, handle);
 }

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { QueueDepths } from './queueDepths.js';
+
+describe('queue depths for admission', () => {
+  it('reads Redis once, then answers from the reading adjusted by local adds and starts', async () => {
+    let reads = 0;
+    const depths = new QueueDepths(async () => {
+      reads++;
+      return 5;
+    }, 60_000);
+    expect(await depths.current('m')).toBe(5);
+    depths.added('m');
+    depths.added('m');
+    depths.left('m');
+    expect(await depths.current('m')).toBe(6);
+    expect(reads).toBe(1);
+  });
+
+  it('refreshes a stale reading in the background without making the request wait', async () => {
+    let value = 1;
+    const depths = new QueueDepths(async () => value, 10);
+    expect(await depths.current('m')).toBe(1);
+    value = 9;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await depths.current('m')).toBe(1);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await depths.current('m')).toBe(9);
+  });
+});
