@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { encodeFrame, forEachFrame, FrameKind, jsonPayload, type Frame } from '@infergate/shared';
-import { RequestRelay, type RelayHooks, type RelayOutcome } from './requestRelay.js';
+import { RequestRelay, type RelayOutcome } from './requestRelay.js';
 
 /*
  * The relay on its own, over real HTTP: frames in, bytes out. Fed by hand
@@ -33,7 +33,8 @@ function frame(kind: (typeof FrameKind)[keyof typeof FrameKind], seq: number, pa
 
 const SSE_HEAD = jsonPayload({ status: 200, headers: [['content-type', 'text/event-stream']], dispatcher: 'd1' });
 
-function relayFor(hooks: Partial<RelayHooks> = {}): Promise<{ relay: RequestRelay; settled: Promise<RelayOutcome>; cancels: string[] }> {
+/** The relay of the next request to the test server, with its settle outcome and the cancels it sent. */
+function relayFor(stallMs = 60_000): Promise<{ relay: RequestRelay; settled: Promise<RelayOutcome>; cancels: string[] }> {
   const cancels: string[] = [];
   return new Promise((resolve) => {
     onRequest = (res) => {
@@ -42,14 +43,13 @@ function relayFor(hooks: Partial<RelayHooks> = {}): Promise<{ relay: RequestRela
       const relay = new RequestRelay(
         res,
         'r1',
-        { enqueuedAt: Date.now(), deadline: Date.now() + 60_000, stallMs: 60_000, preHeadStallMs: 60_000 },
+        { enqueuedAt: Date.now(), deadline: Date.now() + 60_000, stallMs, preHeadStallMs: 60_000 },
         {
           dequeue: async () => false,
           cancel: (reason) => cancels.push(reason),
           started: () => undefined,
           retryAfterSeconds: () => undefined,
           settled: settle,
-          ...hooks,
         },
       );
       resolve({ relay, settled, cancels });
@@ -101,27 +101,10 @@ describe('request relay', () => {
   });
 
   it('fails a request whose frames stop after the head within the stall timeout', async () => {
-    const cancels: string[] = [];
-    const ready = new Promise<{ relay: RequestRelay }>((resolve) => {
-      onRequest = (res) =>
-        resolve({
-          relay: new RequestRelay(
-            res,
-            'r1',
-            { enqueuedAt: Date.now(), deadline: Date.now() + 60_000, stallMs: 300, preHeadStallMs: 60_000 },
-            {
-              dequeue: async () => false,
-              cancel: (r) => cancels.push(r),
-              started: () => undefined,
-              retryAfterSeconds: () => undefined,
-              settled: () => undefined,
-            },
-          ),
-        });
-    });
+    const ready = relayFor(300);
     const t0 = performance.now();
     const response = request(base);
-    const { relay } = await ready;
+    const { relay, cancels } = await ready;
     relay.onFrame(frame(FrameKind.head, 0, SSE_HEAD));
     relay.onFrame(frame(FrameKind.data, 1, Buffer.from('data: a\n\n')));
     const body = await (await response).body.text();
