@@ -3,6 +3,7 @@ import {
   decodeBody,
   errorCodeOf,
   gatewayError,
+  isSafeEnginePath,
   relayableResponseHeaders,
   type ErrorCode,
   type InferenceJob,
@@ -48,6 +49,14 @@ export async function runJob(
   const timeout = setTimeout(() => abort.abort('backend_timeout'), ctx.backendTimeoutMs);
   let headSent = false;
   try {
+    // The ingress forwards only allow-listed paths; whatever else put this job
+    // in Redis must not be able to aim the engine client anywhere else.
+    if (!isSafeEnginePath(job.path)) {
+      const { message } = gatewayError('invalid_path');
+      publisher.error('invalid_path', message);
+      await publisher.drained().catch(() => undefined);
+      return { kind: 'failed', code: 'invalid_path', message };
+    }
     const res = await ctx.engine.request({
       method: job.method as 'POST',
       path: job.path,

@@ -1,35 +1,78 @@
+import { ConfigError, isSafeEnginePath } from '@infergate/shared';
+import { isSelfGuardedPath, PROBE_PATHS } from './auth/paths.js';
+
 /*
- * The engine paths an ingress forwards. Anything else is answered with a 404
- * before it reaches a queue: engine admin surfaces (llama.cpp POST /slots,
- * POST /props, LoRA changes; vLLM dev-mode, LoRA load/unload, profiling)
- * must never be reachable through the gateway.
+ * The engine paths an ingress forwards (POST only), per engine kind, from
+ * each engine's route table (shared/engine-apis.md A.5, B.1). Anything else
+ * is answered with a 404 before it reaches a queue: engine admin surfaces
+ * (llama.cpp POST /slots, POST /props, /lora-adapters, router-mode model
+ * loading; vLLM dev-mode routes, LoRA load/unload, profiling) must never be
+ * reachable through the gateway.
  */
-export const INFERENCE_PATHS: readonly string[] = [
-  // OpenAI-compatible, both engines
+
+const OPENAI = [
   '/v1/chat/completions',
   '/v1/completions',
   '/v1/embeddings',
   '/v1/responses',
   '/v1/messages',
-  '/v1/messages/count_tokens',
   '/v1/rerank',
-  '/v1/score',
-  // llama.cpp native and aliases
-  '/chat/completions',
-  '/completions',
-  '/completion',
-  '/embedding',
-  '/embeddings',
-  '/infill',
   '/rerank',
-  '/reranking',
-  '/v1/reranking',
   '/tokenize',
   '/detokenize',
-  '/apply-template',
-  // vLLM native
-  '/pooling',
-  '/classify',
-  '/score',
-  '/v2/rerank',
 ];
+
+export const ENGINE_PATHS = {
+  llamacpp: [
+    ...OPENAI,
+    '/v1/messages/count_tokens',
+    '/v1/reranking',
+    '/chat/completions',
+    '/completions',
+    '/completion',
+    '/embedding',
+    '/embeddings',
+    '/infill',
+    '/reranking',
+    '/apply-template',
+  ],
+  vllm: [...OPENAI, '/v1/score', '/v2/rerank', '/pooling', '/classify', '/score'],
+} as const satisfies Record<string, readonly string[]>;
+
+type Group = keyof typeof ENGINE_PATHS | 'defaults';
+
+const GROUPS: Readonly<Record<Group, readonly string[]>> = {
+  ...ENGINE_PATHS,
+  defaults: [...ENGINE_PATHS.llamacpp, ...ENGINE_PATHS.vllm],
+};
+
+/** The ingress's own routes; forwarding one of them would shadow it. */
+const isOwnRoute = (path: string) => PROBE_PATHS.has(path) || path === '/v1/models' || isSelfGuardedPath(path);
+
+/** Static segments, or Fastify's `:param` and a trailing `*`, for operators who forward more. */
+const ROUTE_SYNTAX = /^(\/(?:[A-Za-z0-9_.~-]+|:[A-Za-z0-9_]+))+(\/\*)?$/;
+
+/**
+ * Resolves FORWARD_PATHS: engine groups (`llamacpp`, `vllm`, `defaults`)
+ * and extra paths, so `FORWARD_PATHS=vllm` narrows a vLLM-only fleet and
+ * `FORWARD_PATHS=defaults,/v1/audio/speech` extends the built-in list.
+ */
+export function forwardPaths(entries: readonly string[]): string[] {
+  const paths = new Set<string>();
+  const problems: string[] = [];
+  for (const entry of entries) {
+    if (Object.hasOwn(GROUPS, entry)) {
+      for (const p of GROUPS[entry as Group]) paths.add(p);
+    } else if (!entry.startsWith('/')) {
+      problems.push(`FORWARD_PATHS: '${entry}' is neither a path nor one of ${Object.keys(GROUPS).join(', ')}`);
+    } else if (!isSafeEnginePath(entry) || !ROUTE_SYNTAX.test(entry)) {
+      problems.push(`FORWARD_PATHS: '${entry}' is not a plain path (letters, digits, _ . ~ -, :param, a trailing /*)`);
+    } else if (isOwnRoute(entry)) {
+      problems.push(`FORWARD_PATHS: '${entry}' is a route of the ingress itself`);
+    } else {
+      paths.add(entry);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return [...paths];
+}

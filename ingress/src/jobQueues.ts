@@ -1,6 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { InferenceJob, RedisNames } from '@infergate/shared';
+import { gatewayError, PRIORITY_CLASSES, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
 
 /**
  * One BullMQ queue per model, created on first use and sharing the ingress's
@@ -11,7 +10,7 @@ export class JobQueues {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly names: RedisNames,
   ) {}
 
@@ -25,17 +24,24 @@ export class JobQueues {
     return q;
   }
 
-  /** Jobs of a model that no dispatcher has started yet. */
+  /** Jobs of a model that no dispatcher has started yet (BullMQ keeps prioritised ones apart). */
   async depth(model: string): Promise<number> {
-    return this.queue(model).getWaitingCount();
+    try {
+      return await this.queue(model).getJobCountByTypes('waiting', 'prioritized');
+    } catch (err) {
+      // Its shard may be failing over: a retryable 503, not an internal error.
+      throw gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err });
+    }
   }
 
-  async enqueue(job: InferenceJob): Promise<void> {
+  /** `priority`: 1 is the most urgent; BullMQ needs one on every job once any job has one. */
+  async enqueue(job: InferenceJob, priority: number = PRIORITY_CLASSES.normal): Promise<void> {
     await this.queue(job.model).add('request', job, {
       jobId: job.rid,
       removeOnComplete: true,
       removeOnFail: true,
       attempts: 1,
+      priority,
     });
   }
 

@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { ConfigError, createLogger, loadConfig } from '@infergate/shared';
+import { authenticationConfigured, ConfigError, createLogger, loadConfig, redisSecrets, redisTarget } from '@infergate/shared';
 import { startIngress } from './ingress.js';
 
 let config;
@@ -12,12 +12,29 @@ try {
   }
   throw err;
 }
+// The configuration holds the keys' hashes; the plaintext list should not outlive start-up.
+delete process.env.API_KEYS;
+const open = !authenticationConfigured(config);
+if (open && !config.ALLOW_OPEN_ACCESS) {
+  process.stderr.write(
+    'infergate ingress: no API_KEYS (or API_KEYS_FILE), JWT_SECRET or JWT_JWKS is configured, so any client could use ' +
+      'the engines. Configure keys, or set ALLOW_OPEN_ACCESS=true to serve without authentication on purpose.\n',
+  );
+  process.exit(78);
+}
 const logger = createLogger({
   name: 'ingress',
   level: config.LOG_LEVEL,
-  secrets: [new URL(config.REDIS_URL).password].filter(Boolean),
+  secrets: [...redisSecrets(redisTarget(config)), config.ADMIN_API_KEY ?? ''].filter(Boolean),
 });
-const ingress = await startIngress(config, logger);
+if (open) logger.warn('OPEN ACCESS: ALLOW_OPEN_ACCESS=true and no API keys or JWT configured; every client is served without authentication');
+let ingress;
+try {
+  ingress = await startIngress(config, logger);
+} catch (err) {
+  logger.fatal(`cannot start: ${(err as Error).message}`);
+  process.exit(err instanceof ConfigError ? 78 : 1);
+}
 await ingress.app.listen({ port: config.PORT, host: config.HOST });
 closeWithGrace({ delay: (config.DRAIN_TIMEOUT_SECONDS + 5) * 1000 }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'fatal error; stopping');

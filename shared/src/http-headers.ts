@@ -16,12 +16,23 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'host',
   'content-length',
+  // The ingress already answered any 100-continue; undici refuses to send it.
+  'expect',
 ]);
 
 const CLIENT_CREDENTIALS = new Set(['authorization', 'x-api-key', 'cookie']);
 
 /** llama.cpp keeps generating after a disconnect for requests carrying this header. */
 const RESUMABLE_STREAM_HEADER = 'x-conversation-id';
+
+export interface ForwardingOptions {
+  /**
+   * Pass llama.cpp's X-Conversation-Id on. Off by default: such a request
+   * keeps its engine slot busy after the client has gone, which undoes
+   * cancel-on-disconnect.
+   */
+  readonly conversationId?: boolean;
+}
 
 function connectionListed(value: string | string[] | undefined): Set<string> {
   const raw = Array.isArray(value) ? value.join(',') : (value ?? '');
@@ -31,6 +42,7 @@ function connectionListed(value: string | string[] | undefined): Set<string> {
 /** Headers of a client request that may be forwarded to an engine. */
 export function forwardableRequestHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
+  options: ForwardingOptions = {},
 ): Record<string, string> {
   const listed = connectionListed(headers.connection);
   const out: Record<string, string> = {};
@@ -38,7 +50,7 @@ export function forwardableRequestHeaders(
     if (value === undefined) continue;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || listed.has(lower) || CLIENT_CREDENTIALS.has(lower)) continue;
-    if (lower === RESUMABLE_STREAM_HEADER) continue;
+    if (lower === RESUMABLE_STREAM_HEADER && options.conversationId !== true) continue;
     out[lower] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;

@@ -28,11 +28,12 @@ export interface IngressProcess extends Service {
 }
 
 /** An ingress process on a free port, resolved once it answers /livez. */
-export async function startIngressProcess(env: Record<string, string>): Promise<IngressProcess> {
+export async function startIngressProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<IngressProcess> {
   const port = await freePort();
-  const service = startService('ingress', { PORT: String(port), HOST: '127.0.0.1', ...env });
+  // Tests run open unless they configure keys; those that test auth set their own.
+  const service = startService('ingress', { PORT: String(port), HOST: '127.0.0.1', ALLOW_OPEN_ACCESS: 'true', ...env });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/livez`)).ok, 30_000, `ingress on ${port}\n${service.output()}`);
+  await waitFor(async () => (await fetch(`${url}/livez`)).ok, timeoutMs, `ingress on ${port}\n${service.output()}`);
   return Object.assign(service, { url });
 }
 

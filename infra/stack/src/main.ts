@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { childEnvironment, ConfigError, loadConfig, type StackConfig } from '@infergate/shared';
+import { authenticationConfigured, childEnvironment, ConfigError, loadConfig, type Env, type StackConfig } from '@infergate/shared';
 import { freePort } from './ports.js';
 import { NoRedisError, provideRedis, type RedisHandle } from './redisProvider.js';
 import { spawnService, type ServiceName, type ServiceProcess } from './serviceProcess.js';
@@ -31,6 +31,15 @@ async function waitHttpOk(url: string, timeoutMs: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
+}
+
+/** Whether the ingress will demand credentials; a configuration it rejects is its own to report. */
+function ingressAuthenticates(env: Env): boolean {
+  try {
+    return authenticationConfigured(loadConfig('ingress', env));
+  } catch {
+    return true;
+  }
 }
 
 async function main(config: StackConfig): Promise<void> {
@@ -85,14 +94,11 @@ async function main(config: StackConfig): Promise<void> {
   engines.forEach((url, i) =>
     start('dispatcher', `dispatcher-${i + 1}`, { ...shared, ENGINE_URL: url, DISPATCHER_ID: `dispatcher-${i + 1}`, STATUS_PORT: '0' }),
   );
-  if (config.OPEN_ACCESS) say('OPEN_ACCESS: no API keys required (bound to loopback)');
-  start('ingress', 'ingress', {
-    ...shared,
-    PORT: String(config.PORT),
-    HOST: config.HOST,
-    INGRESS_ID: 'ingress-1',
-    UNKNOWN_MODEL: config.UNKNOWN_MODEL,
-  });
+  const ingressEnv = { ...shared, PORT: String(config.PORT), HOST: config.HOST, INGRESS_ID: 'ingress-1', UNKNOWN_MODEL: config.UNKNOWN_MODEL };
+  // A production ingress refuses to run without keys; the local stack may, and says so.
+  const open = config.OPEN_ACCESS && !ingressAuthenticates(childEnvironment(ingressEnv));
+  if (open) say(`OPEN ACCESS: no API keys configured, so anyone who can reach ${config.HOST}:${config.PORT} is served (set API_KEYS to require a key)`);
+  start('ingress', 'ingress', { ...ingressEnv, ...(open ? { ALLOW_OPEN_ACCESS: 'true' } : {}) });
   const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
   if (await waitHttpOk(`${base}/health`, 60_000)) {
     say(`ready: ${base}  (try: curl -N ${base}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"any","stream":true,"messages":[{"role":"user","content":"hi"}]}')`);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -24,10 +24,23 @@ function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function waitForPing(url: string, timeoutMs = 10_000): Promise<void> {
+export interface LocalServerOptions {
+  readonly extraArgs?: readonly string[];
+  /** Disables the default user and creates this one (all commands, keys and channels). */
+  readonly acl?: { readonly user: string; readonly password: string };
+  /** Serves TLS only; the certificate file doubles as the CA clients trust. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
+
+async function waitForPing(url: string, ca: Buffer | undefined, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      ...(ca ? { tls: { ca } } : {}),
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -42,19 +55,26 @@ async function waitForPing(url: string, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-async function startLocalServer(extraArgs: readonly string[] = []): Promise<RedisHandle> {
+async function startLocalServer({ extraArgs = [], acl, tls }: LocalServerOptions): Promise<RedisHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ig-redis-'));
-  const url = `redis://127.0.0.1:${port}`;
+  const userinfo = acl ? `${encodeURIComponent(acl.user)}:${encodeURIComponent(acl.password)}@` : '';
+  const url = `${tls ? 'rediss' : 'redis'}://${userinfo}127.0.0.1:${port}`;
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
+        '--tls-ca-cert-file', tls.certFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const users = acl ? ['--user', 'default', 'off', '--user', acl.user, 'on', `>${acl.password}`, '~*', '&*', '+@all'] : [];
+  const ca = tls ? readFileSync(tls.certFile) : undefined;
   let child: ChildProcess | undefined;
   const launch = async () => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
-        '--client-output-buffer-limit', 'pubsub', '256mb', '64mb', '60', ...extraArgs],
+      [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+        '--client-output-buffer-limit', 'pubsub', '256mb', '64mb', '60', ...users, ...extraArgs],
       { stdio: 'ignore' },
     );
-    await waitForPing(url);
+    await waitForPing(url, ca);
   };
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     const c = child;
@@ -114,7 +134,7 @@ async function dockerAvailable(): Promise<boolean> {
   }
 }
 
-export async function provideRedis(options: { url?: string; extraArgs?: readonly string[] } = {}): Promise<RedisHandle> {
+export async function provideRedis(options: LocalServerOptions & { url?: string } = {}): Promise<RedisHandle> {
   const external = options.url;
   if (external) {
     return {
@@ -125,7 +145,8 @@ export async function provideRedis(options: { url?: string; extraArgs?: readonly
       stop: async () => undefined,
     };
   }
-  if (hasRedisServer()) return startLocalServer(options.extraArgs);
+  if (hasRedisServer()) return startLocalServer(options);
+  if (options.acl || options.tls) throw new Error('Redis with an ACL user or TLS needs a local redis-server');
   if (await dockerAvailable()) return startContainer();
   throw new NoRedisError();
 }

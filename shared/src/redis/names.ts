@@ -17,6 +17,10 @@ export interface RedisNames {
   readonly dispatcherIndex: string;
   readonly modelIndex: string;
   startedFlag(requestId: string): string;
+  /** Rate-limit state of one key or tenant; shares its hash tag with {@link principalLeases}. */
+  principalRate(principal: string): string;
+  /** Sorted set of one key's or tenant's open requests, scored by lease expiry. */
+  principalLeases(principal: string): string;
 }
 
 export function redisNames(prefix: string): RedisNames {
@@ -35,5 +39,8 @@ export function redisNames(prefix: string): RedisNames {
     dispatcherIndex: `${prefix}:{reg}:dispatchers`,
     modelIndex: `${prefix}:{reg}:models`,
     startedFlag: (rid) => `${prefix}:started:{r.${rid}}`,
+    // One tag per principal: the limiter's script reads and writes both keys at once.
+    principalRate: (p) => `${prefix}:limit:{p.${encodeURIComponent(p)}}:rate`,
+    principalLeases: (p) => `${prefix}:limit:{p.${encodeURIComponent(p)}}:leases`,
   };
 }

@@ -1,0 +1,2 @@
+export { httpLimitOptions, limitConnections, registerRequestTargetGuard } from './httpLimits.js';
+export { KeyLimiter } from './keyLimiter.js';

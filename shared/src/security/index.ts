@@ -1,0 +1,4 @@
+export { authenticationConfigured } from './access.js';
+export { hashApiKey, MIN_API_KEY_LENGTH, parseApiKeyList, type ApiKeyEntry } from './apiKeys.js';
+export { isSafeEnginePath } from './enginePath.js';
+export { PRIORITY_CLASSES, type PriorityClass } from './priority.js';
