@@ -28,7 +28,7 @@ export interface IngressProcess extends Service {
 }
 
 /** An ingress process on a free port, resolved once it answers /livez. */
-export async function startIngressProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<IngressProcess> {
+export async function startIngressProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<IngressProcess> {
   const port = await freePort();
   // Tests run open unless they configure keys; those that test auth set their own.
   const service = startService('ingress', { PORT: String(port), HOST: '127.0.0.1', ALLOW_OPEN_ACCESS: 'true', ...env });
@@ -38,7 +38,7 @@ export async function startIngressProcess(env: Record<string, string>, timeoutMs
 }
 
 /** Waits until an ingress's /health lists at least `count` available engines. */
-export async function waitForBackends(ingressUrl: string, count: number, timeoutMs = 30_000): Promise<void> {
+export async function waitForBackends(ingressUrl: string, count: number, timeoutMs = 60_000): Promise<void> {
   await waitFor(
     async () => {
       const res = await fetch(`${ingressUrl}/health`);
