@@ -7,8 +7,8 @@ export default defineConfig({
     include: ['**/src/**/*.test.ts', 'tests/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     pool: 'forks',
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     // Two cores: more parallel files only add scheduling noise to timing-sensitive tests.
     maxWorkers: 2,
     reporters: ['default'],
