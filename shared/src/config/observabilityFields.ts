@@ -5,5 +5,14 @@ import { z } from 'zod';
  * independently. Keys are the environment variable names.
  */
 
-export const observabilityIngressFields = {} satisfies Record<string, z.ZodType>;
+export const observabilityIngressFields = {
+  /**
+   * Key of the operator surface (`/admin`: JSON API and queue UI). Unset, that
+   * surface does not exist at all (404), so a forgotten key never leaves it open.
+   */
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
+  /** Makes `GET /metrics` require the admin key as well. */
+  METRICS_REQUIRE_ADMIN_KEY: z.stringbool().default(false),
+} satisfies Record<string, z.ZodType>;
+
 export const observabilityDispatcherFields = {} satisfies Record<string, z.ZodType>;

@@ -1,0 +1,90 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { CapacityGate } from './capacityGate.js';
+import type { JobOutcome } from './jobRunner.js';
+
+/** How a pulled job left this dispatcher: the runner's outcomes, plus the jobs it never ran. */
+export type JobResult = JobOutcome['kind'] | 'skipped' | 'invalid';
+
+/** What the dispatcher metrics read at scrape time. */
+export interface DispatcherProbes {
+  readonly dispatcherId: string;
+  readonly engineKind: string;
+  readonly gate: CapacityGate;
+  draining(): boolean;
+  /** Connection name → whether it is usable now. */
+  redisConnections(): Readonly<Record<string, boolean>>;
+}
+
+/**
+ * The dispatcher's Prometheus registry. Every series carries the dispatcher id
+ * and engine kind, so a dashboard can show slots per engine without relying
+ * on scrape-target labels. Counters move once per job; gauges are read from
+ * the capacity gate when Prometheus scrapes.
+ */
+export class DispatcherMetrics {
+  readonly registry = new Registry();
+
+  private readonly pulls = new Counter({
+    name: 'infergate_dispatcher_pulls_total',
+    help: 'Jobs this dispatcher took from a model queue.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  private readonly jobs = new Counter({
+    name: 'infergate_dispatcher_jobs_total',
+    help: 'Jobs finished here, by outcome: served, failed, cancelled, retry (returned to the queue), skipped, invalid.',
+    labelNames: ['model', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(probes: DispatcherProbes) {
+    this.registry.setDefaultLabels({ dispatcher: probes.dispatcherId, engine_kind: probes.engineKind });
+    const registers = [this.registry];
+    const { gate } = probes;
+    const gateGauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    gateGauge('infergate_engine_slots', 'Slots the engine has (its own report, or ENGINE_SLOTS).', () => gate.state.total);
+    gateGauge('infergate_engine_slots_busy', 'Slots busy: this dispatcher\'s requests plus outside load.', () => gate.state.inFlight + gate.state.outside);
+    gateGauge('infergate_engine_slots_free', 'Slots this dispatcher may fill now (0 while not ready or blocked).', () => gate.state.free);
+    gateGauge('infergate_dispatcher_in_flight', 'Requests this dispatcher is running on its engine.', () => gate.state.inFlight);
+    gateGauge('infergate_engine_outside_load', 'Requests on the engine that are not this dispatcher\'s, as of the last poll.', () => gate.state.outside);
+    gateGauge('infergate_engine_ready', '1 while the engine answers its health check.', () => (gate.state.ready ? 1 : 0));
+    gateGauge('infergate_engine_blocked', '1 while the dispatcher pulls nothing: engine not ready, under pressure or saturated.', () =>
+      gate.state.blockedBy === undefined ? 0 : 1,
+    );
+    gateGauge('infergate_dispatcher_draining', '1 while the dispatcher drains before exiting.', () => (probes.draining() ? 1 : 0));
+    new Gauge({
+      name: 'infergate_redis_connected',
+      help: '1 while the Redis connection is ready.',
+      labelNames: ['connection'] as const,
+      registers,
+      collect() {
+        for (const [connection, up] of Object.entries(probes.redisConnections())) this.set({ connection }, up ? 1 : 0);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  pulled(model: string): void {
+    this.pulls.inc({ model });
+  }
+
+  finished(model: string, outcome: JobResult): void {
+    this.jobs.inc({ model, outcome });
+  }
+
+  /** `GET /metrics` on the status server. */
+  readonly route = async (_req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = await this.registry.metrics();
+    res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+}

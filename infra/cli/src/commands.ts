@@ -1,0 +1,130 @@
+import {
+  cancelJob,
+  DEFAULT_JOB_LIMIT,
+  fleetStatus,
+  gatewayError,
+  GONE_DISPATCHER_MEMORY_MS,
+  isQueueJobState,
+  readDispatchers,
+  readModels,
+  type QueueInspector,
+  type QueueJobState,
+  type QueueSummary,
+  type RedisClient,
+  type RedisNames,
+} from '@infergate/shared';
+import { duration, table } from './format.js';
+
+const LIVE_STATES: readonly QueueJobState[] = ['waiting', 'prioritized', 'delayed', 'active'];
+
+export interface Session {
+  readonly redis: RedisClient;
+  readonly names: RedisNames;
+  readonly inspector: QueueInspector;
+}
+
+export interface CommandArgs {
+  readonly positionals: readonly string[];
+  readonly state: string | undefined;
+  readonly limit: string | undefined;
+}
+
+/** What a command found: the data for `--json`, and its table for people. */
+export interface CommandResult {
+  readonly data: unknown;
+  readonly text: string;
+}
+
+type Command = (session: Session, args: CommandArgs) => Promise<CommandResult>;
+
+/** A usage mistake: exit code 2 and the usage text. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const knownModels = (s: Session) => readModels(s.redis, s.names);
+
+async function knownModel(s: Session, args: CommandArgs): Promise<string> {
+  const model = args.positionals[0];
+  if (model === undefined) throw new UsageError('a model name is required');
+  if (!(await knownModels(s)).includes(model)) throw gatewayError('model_not_found', `No dispatcher has served the model '${model}'.`);
+  return model;
+}
+
+function queuesTable(queues: readonly QueueSummary[]): string {
+  return table(
+    ['MODEL', 'PAUSED', 'WAITING', 'PRIORITIZED', 'DELAYED', 'ACTIVE', 'OLDEST'],
+    queues.map((q) => [q.model, q.paused ? 'yes' : 'no', q.counts.waiting, q.counts.prioritized, q.counts.delayed, q.counts.active, duration(q.oldestAgeMs)]),
+  );
+}
+
+export const commands: Readonly<Record<string, Command>> = {
+  async status(s) {
+    const status = await fleetStatus(s.inspector, s.redis, s.names, await knownModels(s));
+    const d = status.dispatchers;
+    const text =
+      `dispatchers: ${d.alive} alive (${d.ready} with a ready engine), ${d.gone} gone in the last hour\n` +
+      `slots:       ${d.slots.busy} busy / ${d.slots.total} total, ${d.slots.free} free\n\n` +
+      queuesTable(status.queues);
+    return { data: status, text };
+  },
+
+  async queues(s) {
+    const queues = await s.inspector.summaries(await knownModels(s));
+    return { data: queues, text: queuesTable(queues) };
+  },
+
+  async jobs(s, args) {
+    const model = await knownModel(s, args);
+    const states = args.state === undefined ? LIVE_STATES : args.state.split(',').map((x) => x.trim());
+    for (const state of states) if (!isQueueJobState(state)) throw new UsageError(`unknown job state '${state}'`);
+    const jobs = await s.inspector.jobs(model, states as QueueJobState[], args.limit === undefined ? DEFAULT_JOB_LIMIT : Number(args.limit));
+    const text = table(
+      ['ID', 'STATE', 'AGE', 'PRIORITY', 'ATTEMPTS', 'DISPATCHER', 'KEY', 'PATH'],
+      jobs.map((j) => [j.id, j.state, duration(j.ageMs), j.priority, j.attempts, j.dispatcher ?? '-', j.keyId ?? '-', j.path ?? '-']),
+    );
+    return { data: jobs, text };
+  },
+
+  async cancel(s, args) {
+    const id = args.positionals[0];
+    if (id === undefined) throw new UsageError('a job id is required');
+    const result = await cancelJob(s.inspector, s.redis, s.names, id, await knownModels(s));
+    const text =
+      result.action === 'removed'
+        ? `removed ${id} from the ${result.model} queue (${result.state}); ${result.receivers > 0 ? 'its client was told' : 'no ingress holds its client'}\n`
+        : `${id} is running: cancel sent to ${result.receivers} dispatcher(s)\n`;
+    return { data: result, text };
+  },
+
+  async dispatchers(s) {
+    const list = await readDispatchers(s.redis, s.names, GONE_DISPATCHER_MEMORY_MS);
+    const now = Date.now();
+    const text = table(
+      ['ID', 'ALIVE', 'LAST BEAT', 'ENGINE', 'KIND', 'MODELS', 'READY', 'BUSY/SLOTS', 'FREE', 'BLOCKED BY'],
+      list.map((d) => [
+        d.id,
+        d.alive ? 'yes' : 'no',
+        `${duration(now - d.lastHeartbeatAt)} ago`,
+        d.state?.engineUrl ?? '-',
+        d.state?.engineKind ?? '-',
+        d.state?.models.join(',') ?? '-',
+        d.state ? (d.state.ready ? 'yes' : 'no') : '-',
+        d.state ? `${d.state.slots.busy}/${d.state.slots.total}` : '-',
+        d.state?.slots.free ?? '-',
+        d.state?.blockedBy ?? '-',
+      ]),
+    );
+    return { data: list, text };
+  },
+
+  async pause(s, args) {
+    const summary = await s.inspector.setPaused(await knownModel(s, args), true);
+    return { data: summary, text: `paused the ${summary.model} queue (${summary.counts.waiting} waiting)\n` };
+  },
+
+  async resume(s, args) {
+    const summary = await s.inspector.setPaused(await knownModel(s, args), false);
+    return { data: summary, text: `resumed the ${summary.model} queue (${summary.counts.waiting} waiting)\n` };
+  },
+};

@@ -1,0 +1,183 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueInspector, QueueSummary } from '@infergate/shared';
+import { ChunkGapHistogram } from './metricsChunkGaps.js';
+import type { RelayOutcome } from './requestRelay.js';
+
+/** What the ingress metrics read at scrape time; nothing here is touched per request. */
+export interface IngressProbes {
+  /** Requests this ingress holds open, queued or streaming. */
+  openRequests(): number;
+  models(): Iterable<string>;
+  liveDispatchers(): number;
+  /** Connection name → whether it is usable now. */
+  redisConnections(): Readonly<Record<string, boolean>>;
+  readonly inspector: QueueInspector;
+}
+
+/** Queue gauges read one snapshot per scrape; scrapes this close together share it. */
+const QUEUE_SNAPSHOT_MS = 1_000;
+/** Queue gauges report these states; completed and failed jobs are removed at once. */
+const QUEUE_GAUGE_STATES = ['waiting', 'prioritized', 'delayed', 'active'] as const;
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/**
+ * The ingress's Prometheus registry. Request metrics are recorded once per
+ * request when it settles; queue depth, open requests and connection state
+ * are read when Prometheus scrapes. Model labels only ever carry models the
+ * fleet serves, never a name a client made up.
+ */
+export class IngressMetrics {
+  readonly registry = new Registry();
+  private readonly relayed = new WeakSet<FastifyRequest>();
+  private queueSnapshot: { readonly at: number; readonly summaries: Promise<QueueSummary[]> } | undefined;
+
+  private readonly requests = new Counter({
+    name: 'infergate_requests_total',
+    help: 'HTTP requests answered, by route template, status and model ("" before a model was resolved).',
+    labelNames: ['route', 'status', 'model'] as const,
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'infergate_request_errors_total',
+    help: 'Relayed requests that ended with a gateway error, by error code.',
+    labelNames: ['model', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: 'infergate_request_duration_seconds',
+    help: 'Enqueue to the end of the response (or its error), relayed requests.',
+    labelNames: ['model', 'stream'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly queueWait = new Histogram({
+    name: 'infergate_queue_wait_seconds',
+    help: 'Enqueue to the moment a dispatcher started the job (its first frame).',
+    labelNames: ['model'] as const,
+    buckets: [0.001, 0.0025, ...LATENCY_BUCKETS],
+    registers: [this.registry],
+  });
+  private readonly ttft = new Histogram({
+    name: 'infergate_time_to_first_token_seconds',
+    help: 'Enqueue to the first body bytes written to the client: the first token of a stream.',
+    labelNames: ['model', 'stream'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly chunkGaps = new ChunkGapHistogram(
+    'infergate_inter_chunk_gap_seconds',
+    'Time between consecutive body chunks written to a client.',
+  );
+  private readonly bytes = new Counter({
+    name: 'infergate_relayed_bytes_total',
+    help: 'Response body bytes relayed to clients.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  private readonly chunks = new Counter({
+    name: 'infergate_relayed_chunks_total',
+    help: 'Response body chunks (data frames) relayed to clients.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(private readonly probes: IngressProbes) {
+    this.registry.registerMetric(this.chunkGaps.asMetric());
+    const registers = [this.registry];
+    new Gauge({
+      name: 'infergate_open_requests',
+      help: 'Requests this ingress holds open, queued or streaming.',
+      registers,
+      collect() {
+        this.set(probes.openRequests());
+      },
+    });
+    new Gauge({
+      name: 'infergate_dispatchers_live',
+      help: 'Dispatchers in the registry as this ingress last read it.',
+      registers,
+      collect() {
+        this.set(probes.liveDispatchers());
+      },
+    });
+    new Gauge({
+      name: 'infergate_redis_connected',
+      help: '1 while the Redis connection is ready.',
+      labelNames: ['connection'] as const,
+      registers,
+      collect() {
+        for (const [connection, up] of Object.entries(probes.redisConnections())) this.set({ connection }, up ? 1 : 0);
+      },
+    });
+    const queues = () => this.queueSummaries();
+    new Gauge({
+      name: 'infergate_queue_jobs',
+      help: 'Jobs in each model queue by state; the same for every ingress (aggregate with max).',
+      labelNames: ['model', 'state'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of await queues()) for (const state of QUEUE_GAUGE_STATES) this.set({ model: q.model, state }, q.counts[state]);
+      },
+    });
+    new Gauge({
+      name: 'infergate_queue_oldest_job_age_seconds',
+      help: 'How long the job next in line has waited; 0 when the queue is empty.',
+      labelNames: ['model'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of await queues()) this.set({ model: q.model }, (q.oldestAgeMs ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'infergate_queue_paused',
+      help: '1 while an operator has paused the model queue.',
+      labelNames: ['model'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of await queues()) this.set({ model: q.model }, q.paused ? 1 : 0);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Records a request the relay answered; called once, when it settles. */
+  requestSettled(request: FastifyRequest, model: string, outcome: RelayOutcome, durationMs: number): void {
+    this.relayed.add(request);
+    const stream = outcome.stream ? 'true' : 'false';
+    this.requests.inc({ route: routeOf(request), status: String(outcome.status), model });
+    if (outcome.error !== undefined) this.errors.inc({ model, code: outcome.error });
+    this.duration.observe({ model, stream }, durationMs / 1000);
+    if (outcome.queueWaitMs !== undefined) this.queueWait.observe({ model }, outcome.queueWaitMs / 1000);
+    if (outcome.ttftMs !== undefined) this.ttft.observe({ model, stream }, outcome.ttftMs / 1000);
+    if (outcome.chunkGaps !== undefined) this.chunkGaps.merge(model, outcome.chunkGaps);
+    if (outcome.bytes > 0) this.bytes.inc({ model }, outcome.bytes);
+    if (outcome.chunks > 0) this.chunks.inc({ model }, outcome.chunks);
+  }
+
+  /** Records every other answer (health, admin, requests refused before queueing); an `onResponse` hook. */
+  responseSent(request: FastifyRequest, reply: FastifyReply): void {
+    if (this.relayed.has(request)) return;
+    this.requests.inc({ route: routeOf(request), status: String(reply.statusCode), model: '' });
+  }
+
+  private queueSummaries(): Promise<QueueSummary[]> {
+    const now = Date.now();
+    if (!this.queueSnapshot || now - this.queueSnapshot.at > QUEUE_SNAPSHOT_MS) {
+      // Redis away: the queue gauges go empty for this scrape, the rest still answers.
+      const summaries = this.probes.inspector.summaries(this.probes.models()).catch(() => []);
+      this.queueSnapshot = { at: now, summaries };
+    }
+    return this.queueSnapshot.summaries;
+  }
+}
+
+/** The route template, so label values stay bounded whatever paths clients send. */
+function routeOf(request: FastifyRequest): string {
+  return request.routeOptions.url ?? 'unmatched';
+}
