@@ -3,19 +3,22 @@ import { randomBytes } from 'node:crypto';
 import type { ConnectionOptions, Job } from 'bullmq';
 import {
   createRedis,
+  createSubscriber,
   isInferenceJob,
   redisNames,
-  redisOptions,
+  redisTarget,
   type DispatcherConfig,
   type DispatcherState,
   type InferenceJob,
   type Logger,
+  workerConnection,
 } from '@infergate/shared';
 import { CapacityGate } from './capacityGate.js';
 import { listenForControl } from './controlListener.js';
 import { EngineMonitor } from './engineMonitor.js';
 import { createAdapter, detectEngineKind, EngineClient, type EngineAdapter, type EngineKind } from './engines/index.js';
 import { runJob, type RunContext } from './jobRunner.js';
+import { DispatcherMetrics } from './metrics.js';
 import { ModelConsumer } from './modelConsumer.js';
 import { Registration } from './registration.js';
 import { FrameChannel } from './frameChannel.js';
@@ -33,16 +36,20 @@ export interface DispatcherHandle {
 }
 
 const PROBE_TIMEOUT_MS = 2_000;
+// On a Cluster, a reply that reached no subscriber proves nothing (see FrameChannel).
+const ignoreUnheard = (): void => undefined;
 const MODEL_REFRESH_MS = 30_000;
 
 export async function startDispatcher(config: DispatcherConfig, logger: Logger): Promise<DispatcherHandle> {
   const id = config.DISPATCHER_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = logger.child({ dispatcher: id });
   const names = redisNames(config.REDIS_PREFIX);
-  const target = { url: config.REDIS_URL };
+  const target = redisTarget(config);
   const commands = createRedis(target, 'command', `ig-dispatcher-${id}`);
   const subscriber = createRedis(target, 'subscriber', `ig-dispatcher-ctl-${id}`);
   for (const c of [commands, subscriber]) c.on('error', (err: Error) => log.debug({ err: err.message }, 'redis'));
+  const control = createSubscriber(subscriber);
+  control.onLoss((reason) => log.warn({ reason }, 'control channel interrupted; cancels sent meanwhile are lost'));
   const engine = new EngineClient(config.ENGINE_URL, config.ENGINE_API_KEY ? { authorization: `Bearer ${config.ENGINE_API_KEY}` } : {});
   const gate = new CapacityGate();
   const startedAt = Date.now();
@@ -58,6 +65,13 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     ...(config.ENGINE_SLOTS === undefined ? {} : { slots: config.ENGINE_SLOTS }),
     probeTimeoutMs: PROBE_TIMEOUT_MS,
     kvMaxUsage: config.KV_CACHE_MAX_USAGE,
+  });
+  const metrics = new DispatcherMetrics({
+    dispatcherId: id,
+    engineKind: kind,
+    gate,
+    draining: () => draining,
+    redisConnections: () => ({ commands: commands.status === 'ready', control: control.ready }),
   });
   const monitor = new EngineMonitor(
     adapter,
@@ -85,7 +99,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,
     idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
     openPublisher: (job, onGone) => {
-      const publisher = new ReplyPublisher(frames, job.replyTo, job.rid, onGone);
+      const publisher = new ReplyPublisher(frames, job.replyTo, job.rid, frames.countsAllSubscribers ? onGone : ignoreUnheard);
       publishers.add(publisher);
       return publisher;
     },
@@ -97,13 +111,17 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
 
   async function handle(job: Job<InferenceJob>, token: string): Promise<void> {
     const data: unknown = job.data;
+    const model = names.modelOfQueue(job.queueName) ?? job.queueName;
+    metrics.pulled(model);
     if (!isInferenceJob(data)) {
+      metrics.finished(model, 'invalid');
       await job.moveToFailed(new Error('not an infergate job of this version'), token, false).catch(() => undefined);
       return;
     }
     // Nobody waits for an expired job (its ingress answered 503), and a job
     // whose bytes already reached a client must never run a second time.
     if (Date.now() > data.deadline + config.BACKEND_TIMEOUT_SECONDS * 1000 || (job.attemptsStarted > 1 && (await commands.exists(names.startedFlag(data.rid))) === 1)) {
+      metrics.finished(model, 'skipped');
       await job.moveToCompleted('skipped', token, false).catch(() => undefined);
       return;
     }
@@ -111,6 +129,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     running.set(data.rid, abort);
     try {
       const outcome = await runJob(data, abort, job.attemptsStarted >= config.MAX_ATTEMPTS, runContext);
+      metrics.finished(model, outcome.kind);
       if (outcome.kind === 'retry') {
         log.warn({ rid: data.rid, reason: outcome.reason, attempt: job.attemptsStarted }, 'engine failed before answering; job returned to the queue');
         monitor.markFailed(outcome.reason);
@@ -125,6 +144,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     }
   }
 
+  const queueConnection = workerConnection(target, `ig-dispatcher-q-${id}`) as ConnectionOptions;
   async function syncModels(): Promise<void> {
     let served: string[];
     try {
@@ -139,7 +159,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
           queueName: names.queueName(model),
           model,
           prefix: names.bullPrefix,
-          connection: redisOptions(target, 'blocking', `ig-dispatcher-q-${id}`) as ConnectionOptions,
+          connection: queueConnection,
           dispatcherId: id,
           lockMs: config.JOB_LOCK_SECONDS * 1000,
           stalledCheckMs: config.STALLED_CHECK_SECONDS * 1000,
@@ -173,7 +193,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     };
   };
 
-  await listenForControl(subscriber, names.controlChannel, (rid, reason) => running.get(rid)?.abort(reason), log);
+  await listenForControl(control, names.controlChannel, (rid, reason) => running.get(rid)?.abort(reason));
   await monitor.start();
   await syncModels();
   const modelTimer = setInterval(() => void syncModels(), MODEL_REFRESH_MS);
@@ -190,7 +210,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     log,
   );
   await registration.start();
-  const status = await startStatusServer(config.STATUS_HOST, config.STATUS_PORT, state);
+  const status = await startStatusServer(config.STATUS_HOST, config.STATUS_PORT, state, { '/metrics': metrics.route });
   log.info({ engine: engine.origin, kind, models: [...consumers.keys()], statusPort: status.port }, 'dispatcher started');
 
   return {
@@ -206,14 +226,15 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       await Promise.all([...consumers.values()].map((c) => c.stopPulling()));
       const deadline = Date.now() + config.DRAIN_TIMEOUT_SECONDS * 1000;
       while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      for (const abort of running.values()) abort.abort('shutdown');
+      // An error code as the reason: the runner tells the client why instead of going silent.
+      for (const abort of running.values()) abort.abort('shutting_down');
       clearInterval(heartbeatTimer);
       monitor.stop();
       await Promise.all([...consumers.values()].map((c) => c.close()));
       await registration.deregister(id);
       await engine.close();
       status.server.close();
-      subscriber.disconnect();
+      control.close();
       await commands.quit().catch(() => commands.disconnect());
       log.info('dispatcher stopped');
     },

@@ -1,8 +1,12 @@
-import type { Redis } from 'ioredis';
-import { gatewayError, parseDispatcherState, type DispatcherState, type Logger, type RedisNames } from '@infergate/shared';
-
-/** A model stays routable this long after any dispatcher last served it. */
-const MODEL_MEMORY_MS = 24 * 3600 * 1000;
+import {
+  gatewayError,
+  KNOWN_MODEL_MEMORY_MS as MODEL_MEMORY_MS,
+  parseDispatcherState,
+  type DispatcherState,
+  type Logger,
+  type RedisClient,
+  type RedisNames,
+} from '@infergate/shared';
 
 export interface ModelPolicy {
   readonly defaultModel: string | undefined;
@@ -22,15 +26,21 @@ export class RegistryView {
   private lastRefresh = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: RedisNames,
     private readonly settings: { readonly refreshMs: number; readonly heartbeatTtlMs: number },
     private readonly policy: ModelPolicy,
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Dispatchers heard from within the heartbeat TTL, judged at the moment of
+   * asking: a dead one drops out one TTL after its last heartbeat, not up to
+   * a refresh interval later.
+   */
   get live(): readonly DispatcherState[] {
-    return this.dispatchers;
+    const oldest = Date.now() - this.settings.heartbeatTtlMs;
+    return this.dispatchers.filter((d) => d.updatedAt > oldest);
   }
 
   get knownModels(): ReadonlySet<string> {

@@ -64,6 +64,7 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
       deadline,
       replyTo: router.channel,
       enqueuedAt,
+      ...(principal ? { keyId: principal.id } : {}),
     };
     const dequeue = async () => {
       const removed = await queues.removeWaiting(model, rid);

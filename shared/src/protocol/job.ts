@@ -24,6 +24,8 @@ export interface InferenceJob {
   /** Reply channel of the ingress that holds the client. */
   readonly replyTo: string;
   readonly enqueuedAt: number;
+  /** Non-secret id of the API key or tenant that sent it, for queue inspection. */
+  readonly keyId?: string;
 }
 
 export function encodeBody(body: Buffer): string {
