@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConnectionOptions, Job } from 'bullmq';
 import {
   createRedis,
+  waitReady,
   createSubscriber,
   isInferenceJob,
   redisNames,
@@ -48,6 +49,8 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
   const commands = createRedis(target, 'command', `ig-dispatcher-${id}`);
   const subscriber = createRedis(target, 'subscriber', `ig-dispatcher-ctl-${id}`);
   for (const c of [commands, subscriber]) c.on('error', (err: Error) => log.debug({ err: err.message }, 'redis'));
+  // Wrong credentials or an unreachable Redis stop start-up with a clear message, not endless retries.
+  await waitReady(commands);
   const control = createSubscriber(subscriber);
   control.onLoss((reason) => log.warn({ reason }, 'control channel interrupted; cancels sent meanwhile are lost'));
   const engine = new EngineClient(config.ENGINE_URL, config.ENGINE_API_KEY ? { authorization: `Bearer ${config.ENGINE_API_KEY}` } : {});

@@ -1,17 +1,8 @@
 import closeWithGrace from 'close-with-grace';
-import { authenticationConfigured, ConfigError, createLogger, loadConfig, redisSecrets, redisTarget } from '@infergate/shared';
+import { authenticationConfigured, ConfigError, createLogger, EXIT_CONFIG, loadConfigOrExit, redisSecrets, redisTarget } from '@infergate/shared';
 import { startIngress } from './ingress.js';
 
-let config;
-try {
-  config = loadConfig('ingress');
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`infergate ingress: ${err.message}\n`);
-    process.exit(78);
-  }
-  throw err;
-}
+const config = loadConfigOrExit('ingress', 'ingress');
 // The configuration holds the keys' hashes; the plaintext list should not outlive start-up.
 delete process.env.API_KEYS;
 const open = !authenticationConfigured(config);
@@ -20,7 +11,7 @@ if (open && !config.ALLOW_OPEN_ACCESS) {
     'infergate ingress: no API_KEYS (or API_KEYS_FILE), JWT_SECRET or JWT_JWKS is configured, so any client could use ' +
       'the engines. Configure keys, or set ALLOW_OPEN_ACCESS=true to serve without authentication on purpose.\n',
   );
-  process.exit(78);
+  process.exit(EXIT_CONFIG);
 }
 const logger = createLogger({
   name: 'ingress',
@@ -33,7 +24,7 @@ try {
   ingress = await startIngress(config, logger);
 } catch (err) {
   logger.fatal(`cannot start: ${(err as Error).message}`);
-  process.exit(err instanceof ConfigError ? 78 : 1);
+  process.exit(err instanceof ConfigError ? EXIT_CONFIG : 1);
 }
 await ingress.app.listen({ port: config.PORT, host: config.HOST });
 closeWithGrace({ delay: (config.DRAIN_TIMEOUT_SECONDS + 5) * 1000 }, async ({ signal, err }) => {

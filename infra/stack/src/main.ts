@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { authenticationConfigured, childEnvironment, ConfigError, loadConfig, type Env, type StackConfig } from '@infergate/shared';
+import { authenticationConfigured, childEnvironment, loadConfig, loadConfigOrExit, type Env, type StackConfig } from '@infergate/shared';
 import { freePort } from './ports.js';
 import { NoRedisError, provideRedis, type RedisHandle } from './redisProvider.js';
 import { spawnService, type ServiceName, type ServiceProcess } from './serviceProcess.js';
@@ -107,14 +107,4 @@ async function main(config: StackConfig): Promise<void> {
   }
 }
 
-let config: StackConfig;
-try {
-  config = loadConfig('stack');
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`infergate stack: ${err.message}\n`);
-    process.exit(78);
-  }
-  throw err;
-}
-await main(config);
+await main(loadConfigOrExit('stack', 'stack'));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, resolveFileVariables, type Env } from './env.js';
-import { commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
+import { checkRedisForm, commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
 import { observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
 import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
 
@@ -15,10 +15,10 @@ const allDispatcherFields = {
 };
 
 const schemas = {
-  ingress: z.object(allIngressFields),
-  dispatcher: z.object(allDispatcherFields),
-  stack: z.object({ ...commonFields, ...stackFields }),
-  common: z.object(commonFields),
+  ingress: z.object(allIngressFields).superRefine(checkRedisForm),
+  dispatcher: z.object(allDispatcherFields).superRefine(checkRedisForm),
+  stack: z.object({ ...commonFields, ...stackFields }).superRefine(checkRedisForm),
+  common: z.object(commonFields).superRefine(checkRedisForm),
 };
 
 export type Role = keyof typeof schemas;
@@ -26,7 +26,7 @@ export type IngressConfig = Readonly<z.output<typeof schemas.ingress>>;
 export type DispatcherConfig = Readonly<z.output<typeof schemas.dispatcher>>;
 export type StackConfig = Readonly<z.output<typeof schemas.stack>>;
 export type CommonConfig = Readonly<z.output<typeof schemas.common>>;
-type ConfigOf<R extends Role> = Readonly<z.output<(typeof schemas)[R]>>;
+export type ConfigOf<R extends Role> = Readonly<z.output<(typeof schemas)[R]>>;
 
 /** Names of every variable any role reads, for documentation checks. */
 export const knownVariables: readonly string[] = [
@@ -59,4 +59,21 @@ export function loadConfig<R extends Role>(role: R, env: Env = process.env): Con
  */
 export function childEnvironment(overrides: Record<string, string>): NodeJS.ProcessEnv {
   return { ...process.env, ...overrides };
+}
+
+/** Exit status for a configuration error (EX_CONFIG), so supervisors do not restart in a loop. */
+export const EXIT_CONFIG = 78;
+
+/**
+ * `loadConfig` for an entry point: a configuration error is printed with the
+ * program's name and ends the process; nothing else is caught.
+ */
+export function loadConfigOrExit<R extends Role>(role: R, program: string): ConfigOf<R> {
+  try {
+    return loadConfig(role);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`infergate ${program}: ${err.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
 }
