@@ -2,6 +2,9 @@ import type { Logger } from '@infergate/shared';
 import type { CapacityGate } from './capacityGate.js';
 import type { EngineAdapter, EngineSnapshot } from './engines/index.js';
 
+/** Extra readings a poll may take while one of ours started or ended around the last. */
+const REREADS = 2;
+
 export interface MonitorSettings {
   readonly intervalMs: number;
   /** Outside requests (running + queued, not ours) above which the engine counts as saturated. */
@@ -49,29 +52,35 @@ export class EngineMonitor {
   }
 
   async poll(): Promise<void> {
-    const inFlightBefore = this.gate.state.inFlight;
-    let snap: EngineSnapshot;
-    try {
-      snap = await this.adapter.snapshot();
-    } catch (err) {
-      snap = { ready: false, totalSlots: this.previous?.totalSlots, busy: 0, waiting: 0, problem: describe(err) };
-    }
-    // Requests that finished during the poll may still show as busy on the
-    // engine; counting the larger of our two counts keeps them from being
-    // mistaken for outside load.
-    const ours = Math.max(inFlightBefore, this.gate.state.inFlight);
-    const outside = Math.max(0, snap.busy + snap.waiting - ours);
+    let snap = await this.read();
+    // Whether a request of ours that started or ended around a reading is in
+    // it cannot be known; a fresh reading mostly has no such request.
+    for (let n = 0; n < REREADS && (snap.ours?.unsure ?? 0) > 0 && outsideLoad(snap) > 0; n++) snap = await this.read();
+    // Taken for outside load, such a request keeps a slot idle until the next
+    // poll instead of letting one queue inside the engine. Only load that is
+    // outside for certain counts towards saturation.
+    const outside = outsideLoad(snap);
+    const surelyOutside = Math.max(0, outside - (snap.ours?.unsure ?? 0));
     const total = this.settings.configuredSlots ?? snap.totalSlots ?? 0;
     let blockedBy: string | undefined;
     if (!snap.ready) blockedBy = snap.problem ?? 'engine not ready';
     else if (total === 0) blockedBy = 'slot count unknown';
-    else blockedBy = this.adapter.pressure(snap, this.previous) ?? this.saturation(snap, outside);
+    else blockedBy = this.adapter.pressure(snap, this.previous) ?? this.saturation(snap, surelyOutside);
     if (blockedBy !== this.gate.state.blockedBy) {
       this.logger.info({ blockedBy: blockedBy ?? null, total, outside }, blockedBy ? 'engine not pullable' : 'engine pullable');
     }
     this.lastError = snap.ready ? undefined : (snap.problem ?? 'not ready');
     this.previous = snap;
     this.gate.update({ ready: snap.ready, total, outside, blockedBy });
+  }
+
+  /** A reading of the engine; one that fails describes an engine that is not ready. */
+  private async read(): Promise<EngineSnapshot> {
+    try {
+      return await this.adapter.snapshot();
+    } catch (err) {
+      return { ready: false, totalSlots: this.previous?.totalSlots, busy: 0, waiting: 0, problem: describe(err) };
+    }
   }
 
   private saturation(snap: EngineSnapshot, outside: number): string | undefined {
@@ -84,6 +93,11 @@ export class EngineMonitor {
     await this.poll();
     if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.settings.intervalMs);
   }
+}
+
+/** Load on the engine that is not surely ours. */
+function outsideLoad(snap: EngineSnapshot): number {
+  return Math.max(0, snap.busy + snap.waiting - (snap.ours?.sure ?? 0));
 }
 
 function describe(err: unknown): string {

@@ -13,6 +13,9 @@ export interface EngineResponse<T> {
 export class EngineClient {
   readonly pool: Pool;
   readonly origin: string;
+  /** Ids of forwarded requests whose response has neither ended nor closed. */
+  private readonly forwarding = new Set<number>();
+  private nextForward = 0;
 
   constructor(
     baseUrl: string,
@@ -56,8 +59,36 @@ export class EngineClient {
     return { status: res.status, body };
   }
 
-  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-    return this.pool.request(options);
+  /** Forwards a request; it counts as ours on the engine until its response ends or is closed. */
+  async request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+    const id = this.nextForward++;
+    this.forwarding.add(id);
+    try {
+      const res = await this.pool.request(options);
+      const done = () => this.forwarding.delete(id);
+      res.body.once('end', done).once('close', done);
+      return res;
+    } catch (err) {
+      this.forwarding.delete(id);
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `read`, a reading of the engine's load, and counts the forwarded
+   * requests it surely includes (`sure`: sent before it began, still open
+   * after it ended) and those it may or may not include (`unsure`: sent or
+   * ended meanwhile). One sent meanwhile may not have reached the engine
+   * yet; one that ended meanwhile the engine may have let go already, as
+   * engines free a slot before the last bytes of its answer arrive.
+   */
+  async measure<T>(read: () => Promise<T>): Promise<{ reading: T; sure: number; unsure: number }> {
+    const mark = this.nextForward;
+    const openBefore = this.forwarding.size;
+    const reading = await read();
+    let sure = 0;
+    for (const id of this.forwarding) if (id < mark) sure++;
+    return { reading, sure, unsure: this.nextForward - mark + openBefore - sure };
   }
 
   async close(): Promise<void> {

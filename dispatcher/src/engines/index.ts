@@ -38,6 +38,14 @@ export async function detectEngineKind(client: EngineClient, timeoutMs: number):
   return undefined;
 }
 
+/** The engine kind's adapter, its snapshots telling which of the load is ours (see {@link EngineClient.measure}). */
 export function createAdapter(kind: EngineKind, client: EngineClient, options: AdapterOptions): EngineAdapter {
-  return adapters[kind](client, options);
+  const adapter = adapters[kind](client, options);
+  return {
+    ...adapter,
+    async snapshot() {
+      const { reading, sure, unsure } = await client.measure(() => adapter.snapshot());
+      return { ...reading, ours: { sure, unsure } };
+    },
+  };
 }

@@ -9,7 +9,8 @@ export interface Sample {
   readonly value: number;
 }
 
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/;
+// Label values are quoted and may hold `}` (vLLM puts served model names there).
+const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?\s+(\S+)/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
 export function parsePrometheusText(text: string): Map<string, Sample[]> {
@@ -34,6 +35,15 @@ export function sumOf(metrics: Map<string, Sample[]>, ...names: string[]): numbe
   for (const name of names) {
     const samples = metrics.get(name);
     if (samples) return samples.reduce((acc, s) => acc + s.value, 0);
+  }
+  return undefined;
+}
+
+/** Largest sample of a metric (a fill level across data-parallel ranks), or undefined when absent. */
+export function maxOf(metrics: Map<string, Sample[]>, ...names: string[]): number | undefined {
+  for (const name of names) {
+    const samples = metrics.get(name);
+    if (samples?.length) return Math.max(...samples.map((s) => s.value));
   }
   return undefined;
 }

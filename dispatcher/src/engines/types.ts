@@ -15,6 +15,11 @@ export interface EngineSnapshot {
   readonly preemptions?: number;
   /** Why the engine is not ready, for the registry and /health. */
   readonly problem?: string;
+  /**
+   * Our own requests among `busy` and `waiting`: `sure` the reading certainly
+   * includes; `unsure` started or ended around it, so it may or may not.
+   */
+  readonly ours?: { readonly sure: number; readonly unsure: number };
 }
 
 /**

@@ -22,16 +22,18 @@ export function llamacppAdapter(client: EngineClient, options: { slots?: number;
     return typeof n === 'number' && n > 0 ? n : undefined;
   }
 
-  async function readDeferred(): Promise<number> {
-    if (!metricsAvailable) return 0;
+  /** The request gauges of `/metrics`, or undefined when the engine runs without `--metrics`. */
+  async function readRequestGauges(): Promise<{ processing: number | undefined; deferred: number } | undefined> {
+    if (!metricsAvailable) return undefined;
     const res = await client.get('/metrics', timeout);
     // Without --metrics the engine answers 501; deferral is then invisible
     // and the dispatcher's own count has to do.
     if (res.status === 501 || res.status === 404) {
       metricsAvailable = false;
-      return 0;
+      return undefined;
     }
-    return sumOf(parsePrometheusText(res.body), 'llamacpp:requests_deferred') ?? 0;
+    const metrics = parsePrometheusText(res.body);
+    return { processing: sumOf(metrics, 'llamacpp:requests_processing'), deferred: sumOf(metrics, 'llamacpp:requests_deferred') ?? 0 };
   }
 
   return {
@@ -43,9 +45,10 @@ export function llamacppAdapter(client: EngineClient, options: { slots?: number;
       }
       // Re-read after every not-ready phase: a restarted engine may run with another -np.
       if (options.slots === undefined) totalSlots = (await readTotalSlots()) ?? totalSlots;
-      const [slots, deferred] = await Promise.all([client.getJson('/slots', timeout), readDeferred()]);
-      const busy = Array.isArray(slots.body) ? (slots.body as Slot[]).filter((s) => s.is_processing === true).length : 0;
-      return { ready: true, totalSlots, busy, waiting: deferred };
+      const [slots, gauges] = await Promise.all([client.getJson('/slots', timeout), readRequestGauges()]);
+      // With --no-slots (501) busy slots still show in the metrics, if those are on.
+      const busy = Array.isArray(slots.body) ? (slots.body as Slot[]).filter((s) => s.is_processing === true).length : (gauges?.processing ?? 0);
+      return { ready: true, totalSlots, busy, waiting: gauges?.deferred ?? 0 };
     },
     async models(): Promise<string[]> {
       const res = await client.getJson('/v1/models', timeout);

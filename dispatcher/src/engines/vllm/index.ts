@@ -1,5 +1,5 @@
 import type { EngineClient } from '../engineClient.js';
-import { parsePrometheusText, sumOf } from '../prometheusText.js';
+import { maxOf, parsePrometheusText, sumOf } from '../prometheusText.js';
 import type { EngineAdapter, EngineSnapshot } from '../types.js';
 
 /**
@@ -20,13 +20,15 @@ export function vllmAdapter(
         return { ready: false, totalSlots: options.slots, busy: 0, waiting: 0, problem: `health ${health.status}` };
       }
       const metrics = parsePrometheusText((await client.get('/metrics', timeout)).body);
-      const kvUsage = sumOf(metrics, 'vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc');
+      // Each data-parallel rank has its own cache; the fullest one decides.
+      const kvUsage = maxOf(metrics, 'vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc');
       const preemptions = sumOf(metrics, 'vllm:num_preemptions_total', 'vllm:num_preemptions');
       return {
         ready: true,
         totalSlots: options.slots,
         busy: sumOf(metrics, 'vllm:num_requests_running') ?? 0,
-        waiting: sumOf(metrics, 'vllm:num_requests_waiting') ?? 0,
+        // V0 (≤ 0.8) parks preempted requests as swapped; they resume before new ones start.
+        waiting: (sumOf(metrics, 'vllm:num_requests_waiting') ?? 0) + (sumOf(metrics, 'vllm:num_requests_swapped') ?? 0),
         ...(kvUsage === undefined ? {} : { kvUsage }),
         ...(preemptions === undefined ? {} : { preemptions }),
       };

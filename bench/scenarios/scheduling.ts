@@ -1,0 +1,141 @@
+import type { ServiceProcess } from '@infergate/stack';
+import { startFleet, startSims, stopServices, type EngineSpec } from '../lib/fleet.js';
+import { LoadClient, type StreamTiming } from '../lib/loadgen.js';
+import { table } from '../lib/markdown.js';
+import { NGINX_MISSING, nginxAvailable, startNginx, type Nginx } from '../lib/nginx.js';
+import { simResetStats, simStats } from '../lib/sim.js';
+import { round, summarize } from '../lib/stats.js';
+
+/*
+ * Scheduling quality: a heterogeneous pool at about 90 % of what it can
+ * serve, Poisson arrivals, mixed output lengths; infergate's pull gate
+ * against nginx `least_conn` (weight = slots, the most an operator can tell
+ * nginx) over identical simulated engines. Each arm has engines of its own:
+ * load sent straight to a dispatcher's engine would count as outside load
+ * for its gate. Engine-side deferrals are requests that had to wait inside
+ * an engine, where no other engine can take them any more.
+ */
+
+// Engine speeds of real hardware's order (tens of ms per token), so that
+// the CPU the proxies themselves use on this machine barely slows the
+// simulated engines, which it shares.
+const POOL: readonly EngineSpec[] = [
+  { slots: 4, ttftMs: 100, itlMs: 10, tokens: 96 },
+  { slots: 2, ttftMs: 150, itlMs: 20, tokens: 96 },
+  { slots: 1, ttftMs: 250, itlMs: 40, tokens: 96 },
+];
+/** Equally likely output lengths (max_tokens) of a request. */
+const OUTPUT_TOKENS = [8, 32, 96];
+const LOAD = 0.9;
+
+export interface SchedulingRow {
+  readonly arm: string;
+  readonly requests: number;
+  readonly failed: number;
+  readonly e2eMs: { p50: number; p99: number };
+  readonly ttftMs: { p50: number; p99: number };
+  /** Sum of the engines' own deferral counters. */
+  readonly deferrals: number;
+  /** Completed requests per engine, in pool order. */
+  readonly served: number[];
+}
+
+export interface SchedulingResult {
+  readonly pool: readonly EngineSpec[];
+  readonly outputTokens: readonly number[];
+  readonly ratePerSecond: number;
+  readonly load: number;
+  readonly durationMs: number;
+  readonly rows: SchedulingRow[];
+  readonly notes: string[];
+}
+
+/** Requests per second the pool completes with every slot always busy. */
+function poolCapacity(): number {
+  const meanTokens = OUTPUT_TOKENS.reduce((a, b) => a + b, 0) / OUTPUT_TOKENS.length;
+  return POOL.reduce((sum, e) => sum + e.slots / ((e.ttftMs + e.itlMs * (meanTokens - 1)) / 1000), 0);
+}
+
+async function runArm(arm: string, entryUrl: string, engineUrls: readonly string[], rate: number, durationMs: number): Promise<SchedulingRow> {
+  const clients = OUTPUT_TOKENS.map((tokens) => new LoadClient(entryUrl, { tokens }));
+  try {
+    // Warm the path (connection pools, JIT, Lua script cache), then count from zero.
+    await Promise.all(clients.map((c) => c.closedLoop(2, 1_500)));
+    await Promise.all(engineUrls.map(simResetStats));
+    // One Poisson stream per output length at rate/n: together, Poisson arrivals at `rate` with lengths mixed evenly.
+    const timings: StreamTiming[] = (await Promise.all(clients.map((c) => c.openLoop(rate / clients.length, durationMs)))).flat();
+    const stats = await Promise.all(engineUrls.map(simStats));
+    const ok = timings.filter((t) => t.ok);
+    const e2e = summarize(ok.map((t) => t.total));
+    const ttft = summarize(ok.map((t) => t.ttft));
+    return {
+      arm,
+      requests: timings.length,
+      failed: timings.length - ok.length,
+      e2eMs: { p50: round(e2e.p50), p99: round(e2e.p99) },
+      ttftMs: { p50: round(ttft.p50), p99: round(ttft.p99) },
+      deferrals: stats.reduce((n, s) => n + s.deferrals, 0),
+      served: stats.map((s) => s.completed),
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+export async function schedulingScenario(options: { durationMs: number }): Promise<SchedulingResult> {
+  const rate = round(LOAD * poolCapacity(), 1);
+  const rows: SchedulingRow[] = [];
+  const notes: string[] = [];
+
+  const fleet = await startFleet({ engines: POOL });
+  try {
+    rows.push(await runArm('infergate', fleet.ingressUrls[0]!, fleet.engineUrls, rate, options.durationMs));
+  } finally {
+    await fleet.stop();
+  }
+
+  if (nginxAvailable()) {
+    const sims: ServiceProcess[] = [];
+    let nginx: Nginx | undefined;
+    try {
+      const engineUrls = await startSims(POOL, sims);
+      nginx = await startNginx(
+        engineUrls.map((url, i) => ({ url, weight: POOL[i]!.slots })),
+        { leastConn: true },
+      );
+      rows.push(await runArm('nginx least_conn', nginx.url, engineUrls, rate, options.durationMs));
+    } finally {
+      await nginx?.stop();
+      await stopServices(sims);
+    }
+  } else {
+    notes.push(NGINX_MISSING);
+  }
+  return { pool: POOL, outputTokens: OUTPUT_TOKENS, ratePerSecond: rate, load: LOAD, durationMs: options.durationMs, rows, notes };
+}
+
+export function schedulingSection(r: SchedulingResult): string[] {
+  const engines = r.pool.map((e) => `${e.slots} slot${e.slots > 1 ? 's' : ''} (${e.ttftMs} ms to the first token, then ${e.itlMs} ms per token)`);
+  return [
+    `## Scheduling: a heterogeneous pool at ${r.load * 100} % load (infergate vs. nginx \`least_conn\`, same run)`,
+    '',
+    `Simulated llama.cpp engines with ${engines.join(', ')}. Outputs of ${r.outputTokens.join(', ')} tokens, equally likely; Poisson arrivals at ${r.ratePerSecond} req/s for ${r.durationMs / 1000} s per arm, each arm on engines of its own. nginx: \`least_conn\` with weight = slots, unbuffered. Times in ms: e2e = sending to the last byte, TTFT = to the first body byte. Engine-side deferrals: requests that had to wait inside an engine (the engines' own counters).`,
+    '',
+    ...table(
+      ['arm', 'requests', 'failed', 'e2e p50', '**e2e p99**', 'TTFT p50', '**TTFT p99**', '**engine-side deferrals**', `served per engine (${r.pool.map((e) => e.slots).join(' / ')} slots)`],
+      r.rows.map((row) => [
+        row.arm,
+        row.requests,
+        row.failed,
+        row.e2eMs.p50,
+        `**${row.e2eMs.p99}**`,
+        row.ttftMs.p50,
+        `**${row.ttftMs.p99}**`,
+        `**${row.deferrals}**`,
+        row.served.join(' / '),
+      ]),
+    ),
+    ...r.notes.flatMap((n) => ['', n]),
+    '',
+  ];
+}
