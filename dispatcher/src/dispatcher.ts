@@ -138,6 +138,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
         monitor.markFailed(outcome.reason);
         await job.moveToWait(token);
       } else {
+        if (outcome.kind === 'served') monitor.markServed();
         await job.moveToCompleted(outcome.kind, token, false);
       }
     } catch (err) {

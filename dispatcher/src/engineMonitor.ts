@@ -2,6 +2,10 @@ import type { Logger } from '@infergate/shared';
 import type { CapacityGate } from './capacityGate.js';
 import type { EngineAdapter, EngineSnapshot } from './engines/index.js';
 
+/** First pause after an engine failed a request before answering; doubles per failure in a row. */
+const FAILURE_BACKOFF_MS = 1_000;
+const FAILURE_BACKOFF_MAX_MS = 30_000;
+
 /** Extra readings a poll may take while one of ours started or ended around the last. */
 const REREADS = 2;
 
@@ -24,6 +28,9 @@ export class EngineMonitor {
   private previous: EngineSnapshot | undefined;
   private stopped = false;
   lastError: string | undefined;
+  private failures = 0;
+  private failedUntil = 0;
+  private failureReason = '';
 
   constructor(
     private readonly adapter: EngineAdapter,
@@ -48,7 +55,18 @@ export class EngineMonitor {
   /** Takes the engine out of rotation until a poll finds it healthy again. */
   markFailed(reason: string): void {
     this.lastError = reason;
+    // An engine can pass its health check and still fail every request; the
+    // pause doubles with each failure in a row so its jobs go elsewhere.
+    this.failures++;
+    this.failedUntil = Date.now() + Math.min(FAILURE_BACKOFF_MAX_MS, FAILURE_BACKOFF_MS * 2 ** (this.failures - 1));
+    this.failureReason = reason;
     this.gate.update({ ready: false, total: this.gate.state.total, outside: this.gate.state.outside, blockedBy: reason });
+  }
+
+  /** A request the engine answered: it works again. */
+  markServed(): void {
+    this.failures = 0;
+    this.failedUntil = 0;
   }
 
   async poll(): Promise<void> {
@@ -65,6 +83,7 @@ export class EngineMonitor {
     let blockedBy: string | undefined;
     if (!snap.ready) blockedBy = snap.problem ?? 'engine not ready';
     else if (total === 0) blockedBy = 'slot count unknown';
+    else if (Date.now() < this.failedUntil) blockedBy = `failed recently: ${this.failureReason}`;
     else blockedBy = this.adapter.pressure(snap, this.previous) ?? this.saturation(snap, surelyOutside);
     if (blockedBy !== this.gate.state.blockedBy) {
       this.logger.info({ blockedBy: blockedBy ?? null, total, outside }, blockedBy ? 'engine not pullable' : 'engine pullable');
