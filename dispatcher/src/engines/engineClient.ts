@@ -23,7 +23,9 @@ export class EngineClient {
   ) {
     this.origin = new URL(baseUrl).origin;
     this.pool = new Pool(this.origin, {
-      connections: 512,
+      // No cap of its own: the capacity gate already bounds concurrent requests
+      // to the engine's slots, and a cap here would queue them a second time.
+      connections: null,
       pipelining: 1,
       keepAliveTimeout: 10_000,
       keepAliveMaxTimeout: 60_000,
