@@ -1,53 +1,114 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { overheadScenario, type OverheadRow } from './scenarios/overhead.js';
+import { table } from './lib/markdown.js';
+import { evaluateTargets, targetsSection } from './lib/targets.js';
+import { capacityScenario, capacitySection } from './scenarios/capacity.js';
+import { clusterScenario, clusterSection } from './scenarios/cluster.js';
+import { faultsScenario, faultsSection } from './scenarios/faults.js';
+import { memoryChart, memoryScenario, memorySection } from './scenarios/memory.js';
+import { overheadCharts, overheadScenario, overheadSection } from './scenarios/overhead.js';
+import { schedulingScenario, schedulingSection } from './scenarios/scheduling.js';
 
 /*
  * `npm run bench`: every scenario, each with its baseline measured in the
- * same run, written to bench/results/ as JSON and a markdown report.
+ * same run, written to bench/results/ as JSON, a markdown report and SVG
+ * charts. `--quick` is a smoke run with short phases, written to
+ * bench/results/quick/ so it never replaces the published figures.
+ * A scenario that fails is reported as such; the others still run.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, 'results');
 const quick = process.argv.includes('--quick');
+const out = join(here, 'results', ...(quick ? ['quick'] : []));
 
-function overheadTable(rows: readonly OverheadRow[]): string {
-  const lines = [
-    '| load | requests (direct / infergate) | TTFT p50 direct | TTFT p50 infergate | **added p50** | TTFT p99 direct | TTFT p99 infergate | **added p99** | ITL p50 direct / infergate | failed |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-  ];
-  for (const r of rows) {
-    lines.push(
-      `| ${r.load} | ${r.requests.direct} / ${r.requests.infergate} | ${r.ttftMs.direct.p50} | ${r.ttftMs.infergate.p50} | **${r.ttftMs.added.p50}** | ${r.ttftMs.direct.p99} | ${r.ttftMs.infergate.p99} | **${r.ttftMs.added.p99}** | ${r.itlMs.direct.p50} / ${r.itlMs.infergate.p50} | ${r.failed.direct} / ${r.failed.infergate} |`,
-    );
+interface Phase {
+  readonly name: string;
+  readonly seconds: number;
+  readonly error?: string;
+}
+
+const phases: Phase[] = [];
+
+async function phase<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
+  process.stdout.write(`${name} …\n`);
+  const start = performance.now();
+  let result: T | undefined;
+  let error: string | undefined;
+  try {
+    result = await run();
+  } catch (err) {
+    error = (err as Error).stack ?? String(err);
+    process.exitCode = 1;
   }
-  return lines.join('\n');
+  const seconds = Math.round((performance.now() - start) / 1000);
+  phases.push({ name, seconds, ...(error ? { error } : {}) });
+  process.stdout.write(`${name}: ${seconds} s${error ? ', failed' : ''}\n`);
+  return result;
+}
+
+function section<T>(name: string, result: T | undefined, render: (r: T) => string[]): string[] {
+  if (result !== undefined) return render(result);
+  return [`## ${name}`, '', `This scenario failed in this run: \`${phases.find((p) => p.name === name)?.error?.split('\n')[0]}\``, ''];
 }
 
 const startedAt = new Date();
-const overhead = await overheadScenario({
-  durationMs: quick ? 3_000 : 8_000,
-  closedLoop: [1, 16, 64],
-  openLoop: quick ? [50] : [50, 150, 300],
-});
+const loadBefore = loadavg();
 
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
-const results = { startedAt: startedAt.toISOString(), machine, overhead };
+const overhead = await phase('overhead', () =>
+  overheadScenario({
+    durationMs: quick ? 2_000 : 4_000,
+    closedLoop: [1, 16, 64],
+    openLoop: quick ? [50] : [50, 150, 300],
+  }),
+);
+
+const capacity = await phase('capacity', () => capacityScenario({ windowMs: quick ? 2_000 : 5_000, concurrency: 256 }));
+
+const memory = await phase('memory', () => memoryScenario({ steps: quick ? [200, 500] : [500, 1_000, 2_000] }));
+
+const faults = await phase('faults', () => faultsScenario({ cancelSamples: quick ? 5 : 20 }));
+
+const scheduling = await phase('scheduling', () => schedulingScenario({ durationMs: quick ? 8_000 : 25_000 }));
+
+const cluster = await phase('cluster', () => clusterScenario({ streams: 96, durationMs: quick ? 3_000 : 8_000, ttftLoads: [1, 16] }));
+
+const totalSeconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const load = `load average ${loadBefore.map((l) => l.toFixed(1)).join(' / ')} (1 / 5 / 15 min) at the start, ${loadavg()[0]!.toFixed(1)} at the end`;
+// Other work competing for the cores slows a multi-process relay more than a single engine or nginx.
+const busy = Math.max(loadBefore[0]!, loadavg()[0]!) > cpus().length;
+const targets = evaluateTargets({ overhead, capacity, memory, faults });
+const results = { startedAt: startedAt.toISOString(), machine, load, busy, quick, totalSeconds, phases, targets, overhead, capacity, memory, faults, scheduling, cluster };
+
 mkdirSync(out, { recursive: true });
+// Charts of an earlier run must not outlive it: a run without a scenario has none of its charts.
+for (const f of readdirSync(out)) if (f.endsWith('.svg')) rmSync(join(out, f));
+const charts = { ...(overhead ? overheadCharts(overhead) : {}), ...(memory ? { 'memory.svg': memoryChart(memory) } : {}) };
+for (const [name, svg] of Object.entries(charts)) writeFileSync(join(out, name), svg);
 writeFileSync(join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
 const report = [
   '# infergate benchmark report',
   '',
-  `Run ${startedAt.toISOString()} on ${machine}. Everything on one machine: load generator, simulated engine, Redis, ingress, dispatcher. Reproduce with \`npm run bench\`.`,
+  `Run ${startedAt.toISOString()}${quick ? ' (`--quick`: short phases, figures are rough)' : ''} on ${machine}; ${load}. Everything on one machine: load generator, simulated engines, Redis, ingress, dispatchers, nginx. Reproduce with \`npm run bench\` (about ${Math.ceil(totalSeconds / 60)} min here, plus the build).`,
   '',
-  '## Added latency (infergate vs. the engine directly, same run)',
+  ...(busy ? ['**Other work kept this machine busy (load average above its core count) during the run: treat every figure as noisy.**', ''] : []),
+  ...targetsSection(targets),
+  ...section('overhead', overhead, overheadSection),
+  ...section('capacity', capacity, capacitySection),
+  ...section('memory', memory, memorySection),
+  ...section('faults', faults, faultsSection),
+  ...section('scheduling', scheduling, schedulingSection),
+  ...section('cluster', cluster, clusterSection),
+  '## Run time',
   '',
-  'Simulated llama.cpp engine: 20 ms to first token, 32 tokens at 5 ms, enough slots that it never queues. Times in ms. TTFT = time to the first body byte of a streamed chat completion; ITL = mean gap between SSE events.',
+  ...table(['scenario', 'seconds', 'outcome'], phases.map((p) => [p.name, p.seconds, p.error ? 'failed' : 'ok'])),
   '',
-  overheadTable(overhead),
+  `Total: ${totalSeconds} s.`,
   '',
 ].join('\n');
 writeFileSync(join(out, 'report.md'), report);
 process.stdout.write(`${report}\n`);
+for (const p of phases.filter((p) => p.error)) process.stderr.write(`${p.name} failed:\n${p.error}\n`);

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { freePort, provideRedis, spawnService, type RedisHandle, type ServiceName, type ServiceProcess } from '@infergate/stack';
 
 /*
  * A whole infergate deployment on this machine, as separate processes:
  * Redis, simulated engines, one dispatcher per engine, ingress nodes.
+ * A start that fails part-way stops whatever it had started.
  */
 
 export interface EngineSpec {
@@ -10,10 +13,15 @@ export interface EngineSpec {
   readonly ttftMs: number;
   readonly itlMs: number;
   readonly tokens: number;
+  /** The model name the engine serves (default: the simulator's). */
+  readonly model?: string;
 }
 
 export interface Fleet {
-  readonly redis: RedisHandle;
+  /** The Redis the fleet started; undefined when it was given `redisEnv`. */
+  readonly redis: RedisHandle | undefined;
+  /** The redis-server process of `redis`, when it runs on this machine (not in a container). */
+  readonly redisPid: number | undefined;
   readonly engineUrls: readonly string[];
   readonly ingressUrls: readonly string[];
   readonly processes: readonly ServiceProcess[];
@@ -34,11 +42,19 @@ async function waitOk(url: string, timeoutMs = 60_000): Promise<void> {
   }
 }
 
+/** Stops services in dependency order: clients of a service before the service. */
+export async function stopServices(processes: readonly ServiceProcess[]): Promise<void> {
+  for (const name of ['ingress', 'dispatcher', 'sim'] as const) {
+    await Promise.all(processes.filter((p) => p.name === name).map((p) => p.stop('SIGTERM', 5_000)));
+  }
+}
+
+/** Starts engines into `processes`, which the caller stops, also when this throws. */
 export async function startSims(engines: readonly EngineSpec[], processes: ServiceProcess[]): Promise<string[]> {
   const urls: string[] = [];
   for (const e of engines) {
     const port = await freePort();
-    const args = ['--kind', 'llamacpp', '--port', String(port), '--slots', String(e.slots), '--ttft-ms', String(e.ttftMs), '--itl-ms', String(e.itlMs), '--tokens', String(e.tokens)];
+    const args = ['--kind', 'llamacpp', '--port', String(port), '--slots', String(e.slots), '--ttft-ms', String(e.ttftMs), '--itl-ms', String(e.itlMs), '--tokens', String(e.tokens), ...(e.model ? ['--model', e.model] : [])];
     processes.push(spawnService('sim', { ...process.env, LOG_LEVEL: 'warn' }, { args, useBuild: true }));
     urls.push(`http://127.0.0.1:${port}`);
   }
@@ -46,48 +62,73 @@ export async function startSims(engines: readonly EngineSpec[], processes: Servi
   return urls;
 }
 
+/** INFO names the server's pid; it is one of ours only if that pid is a redis-server on the URL's port here (not in a container). */
+async function localRedisPid(url: string): Promise<number | undefined> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1]);
+    // redis-server retitles itself `redis-server 127.0.0.1:<port>`.
+    const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return title.startsWith('redis-server') && title.includes(`:${new URL(url).port}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    client.disconnect();
+  }
+}
+
 export async function startFleet(options: {
   engines: readonly EngineSpec[];
   ingressCount?: number;
   engineUrls?: readonly string[];
   env?: Record<string, string>;
+  /** Where the fleet's Redis is (e.g. REDIS_CLUSTER_NODES); unset, the fleet starts its own. */
+  redisEnv?: Record<string, string>;
+  /** Settings of ingress `i` alone, e.g. its DEFAULT_MODEL. */
+  ingressEnv?: (i: number) => Record<string, string>;
   nodeArgs?: readonly string[];
 }): Promise<Fleet> {
   const spawnOptions = { useBuild: true, ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}) };
   const processes: ServiceProcess[] = [];
-  const redis = await provideRedis();
-  const engineUrls = options.engineUrls ?? (await startSims(options.engines, processes));
-  const base = { ...process.env, REDIS_URL: redis.url, REDIS_PREFIX: 'bench', LOG_LEVEL: 'warn', ...options.env };
-  engineUrls.forEach((url, i) =>
-    processes.push(spawnService('dispatcher', { ...base, ENGINE_URL: url, DISPATCHER_ID: `d${i + 1}`, STATUS_PORT: '0' }, spawnOptions)),
-  );
-  const ingressUrls: string[] = [];
-  for (let i = 0; i < (options.ingressCount ?? 1); i++) {
-    const port = await freePort();
-    processes.push(spawnService('ingress', { ...base, PORT: String(port), HOST: '127.0.0.1', UNKNOWN_MODEL: 'default', INGRESS_ID: `i${i + 1}` }, spawnOptions));
-    ingressUrls.push(`http://127.0.0.1:${port}`);
-  }
-  for (const url of ingressUrls) {
-    await waitOk(`${url}/livez`);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const health = (await (await fetch(`${url}/health`)).json()) as { available_backends: string[] };
-      if (health.available_backends.length >= engineUrls.length) break;
-      if (Date.now() > deadline) throw new Error('engines never became available');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return {
-    redis,
-    engineUrls,
-    ingressUrls,
-    processes,
-    pidsOf: (name) => processes.filter((p) => p.name === name).map((p) => p.child.pid!),
-    async stop() {
-      for (const name of ['ingress', 'dispatcher', 'sim'] as const) {
-        await Promise.all(processes.filter((p) => p.name === name).map((p) => p.stop('SIGTERM', 5_000)));
-      }
-      await redis.stop();
-    },
+  const redis = options.redisEnv ? undefined : await provideRedis();
+  const stop = async (): Promise<void> => {
+    await stopServices(processes);
+    await redis?.stop();
   };
+  try {
+    const engineUrls = options.engineUrls ?? (await startSims(options.engines, processes));
+    const base = { ...process.env, ...(options.redisEnv ?? { REDIS_URL: redis!.url }), REDIS_PREFIX: 'bench', LOG_LEVEL: 'warn', ALLOW_OPEN_ACCESS: 'true', ...options.env };
+    engineUrls.forEach((url, i) =>
+      processes.push(spawnService('dispatcher', { ...base, ENGINE_URL: url, DISPATCHER_ID: `d${i + 1}`, STATUS_PORT: '0' }, spawnOptions)),
+    );
+    const ingressUrls: string[] = [];
+    for (let i = 0; i < (options.ingressCount ?? 1); i++) {
+      const port = await freePort();
+      processes.push(spawnService('ingress', { ...base, PORT: String(port), HOST: '127.0.0.1', ALLOW_OPEN_ACCESS: 'true', UNKNOWN_MODEL: 'default', INGRESS_ID: `i${i + 1}`, ...options.ingressEnv?.(i) }, spawnOptions));
+      ingressUrls.push(`http://127.0.0.1:${port}`);
+    }
+    for (const url of ingressUrls) {
+      await waitOk(`${url}/livez`);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const health = (await (await fetch(`${url}/health`)).json()) as { available_backends: string[] };
+        if (health.available_backends.length >= engineUrls.length) break;
+        if (Date.now() > deadline) throw new Error('engines never became available');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    return {
+      redis,
+      redisPid: redis ? await localRedisPid(redis.url) : undefined,
+      engineUrls,
+      ingressUrls,
+      processes,
+      pidsOf: (name) => processes.filter((p) => p.name === name).map((p) => p.child.pid!),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

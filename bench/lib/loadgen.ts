@@ -7,7 +7,10 @@ import { Pool } from 'undici';
  */
 
 export interface StreamTiming {
+  /** 200 and the stream's own `[DONE]` at the end: an SSE error event or a cut body is not ok. */
   readonly ok: boolean;
+  /** performance.now() when the request was sent, to place it against events like a kill. */
+  readonly startedAt: number;
   /** ms from sending the request to the first body byte. */
   readonly ttft: number;
   /** mean ms between events after the first. */
@@ -17,7 +20,14 @@ export interface StreamTiming {
   readonly events: number;
 }
 
+export interface StreamOptions {
+  /** Aborting it is a client going away; the stream then ends not ok. */
+  readonly signal?: AbortSignal;
+  readonly onFirstByte?: () => void;
+}
+
 const DATA = Buffer.from('data: ');
+const DONE = Buffer.from('data: [DONE]\n\n');
 
 function countEvents(chunk: Buffer): number {
   let n = 0;
@@ -32,6 +42,10 @@ function countEvents(chunk: Buffer): number {
 export class LoadClient {
   private readonly pool: Pool;
   private readonly body: string;
+  /** SSE events received by all streams so far, for rates over a window rather than per request. */
+  eventsReceived = 0;
+  /** Streams that have received their first byte so far. */
+  streamsFlowing = 0;
 
   constructor(
     readonly baseUrl: string,
@@ -46,41 +60,54 @@ export class LoadClient {
     });
   }
 
-  async stream(): Promise<StreamTiming> {
-    const start = performance.now();
+  async stream(options: StreamOptions = {}): Promise<StreamTiming> {
+    const startedAt = performance.now();
     let first = 0;
     let last = 0;
     let events = 0;
     let firstEventAt = 0;
+    // The end of the body so far, long enough to hold the terminator even when it arrives split.
+    let tail: Buffer = Buffer.alloc(0);
     try {
       const res = await this.pool.request({
         method: 'POST',
         path: '/v1/chat/completions',
         headers: { 'content-type': 'application/json' },
         body: this.body,
+        signal: options.signal,
       });
-      for await (const chunk of res.body) {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
         const now = performance.now();
-        if (first === 0) first = now;
-        const n = countEvents(chunk as Buffer);
+        if (first === 0) {
+          first = now;
+          this.streamsFlowing++;
+          options.onFirstByte?.();
+        }
+        const n = countEvents(chunk);
         if (n > 0 && firstEventAt === 0) firstEventAt = now;
         events += n;
+        this.eventsReceived += n;
         last = now;
+        tail = chunk.length >= DONE.length ? chunk : Buffer.concat([tail, chunk]).subarray(-DONE.length);
       }
-      const ok = res.statusCode === 200 && events > 0;
-      return { ok, ttft: first - start, itl: events > 1 ? (last - firstEventAt) / (events - 1) : 0, total: last - start, events };
+      const ok = res.statusCode === 200 && tail.subarray(-DONE.length).equals(DONE);
+      return { ok, startedAt, ttft: first - startedAt, itl: events > 1 ? (last - firstEventAt) / (events - 1) : 0, total: last - startedAt, events };
     } catch {
-      return { ok: false, ttft: 0, itl: 0, total: performance.now() - start, events };
+      return { ok: false, startedAt, ttft: first === 0 ? 0 : first - startedAt, itl: 0, total: performance.now() - startedAt, events };
     }
   }
 
-  /** `concurrency` clients, each starting its next stream when the last ends, for `durationMs`. */
-  async closedLoop(concurrency: number, durationMs: number): Promise<StreamTiming[]> {
+  /**
+   * `concurrency` clients, each starting its next stream when the last ends,
+   * for `durationMs` or until `signal` aborts, which also cuts the streams
+   * still running.
+   */
+  async closedLoop(concurrency: number, durationMs: number, signal?: AbortSignal): Promise<StreamTiming[]> {
     const out: StreamTiming[] = [];
     const stopAt = performance.now() + durationMs;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
-        while (performance.now() < stopAt) out.push(await this.stream());
+        while (performance.now() < stopAt && !signal?.aborted) out.push(await this.stream(signal ? { signal } : {}));
       }),
     );
     return out;

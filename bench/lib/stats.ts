@@ -23,3 +23,10 @@ export function round(n: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+/** The sample's value at every `100 / steps` percent from 0 to 100 (nearest rank), for CDF plots. */
+export function quantiles(values: readonly number[], steps = 100): number[] {
+  if (values.length === 0) return [];
+  const sorted = [...values].sort((a, b) => a - b);
+  return Array.from({ length: steps + 1 }, (_, i) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((i / steps) * sorted.length) - 1))]!);
+}

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { decodeControl, type Logger } from '@infergate/shared';
+import { decodeControl, type Subscriber } from '@infergate/shared';
 
 /**
  * Receives cancel messages for requests this dispatcher may be running.
@@ -7,16 +6,12 @@ import { decodeControl, type Logger } from '@infergate/shared';
  * dispatcher holding the request aborts its upstream call.
  */
 export async function listenForControl(
-  subscriber: Redis,
+  subscriber: Subscriber,
   channel: string,
   cancel: (rid: string, reason: string) => void,
-  logger: Logger,
 ): Promise<void> {
-  subscriber.on('message', (ch: string, raw: string) => {
-    if (ch !== channel) return;
-    const message = decodeControl(raw);
+  await subscriber.subscribe(channel, (raw) => {
+    const message = decodeControl(raw.toString());
     if (message?.type === 'cancel') cancel(message.rid, message.reason);
   });
-  subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'control subscriber error'));
-  await subscriber.subscribe(channel);
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { createPublisher, type Publish, type RedisClient } from '@infergate/shared';
 
 interface Batch {
   readonly frames: Buffer[];
@@ -18,7 +18,15 @@ export class FrameChannel {
   private batches = new Map<string, Batch>();
   private scheduled = false;
 
-  constructor(private readonly redis: Redis) {}
+  private readonly send: Publish;
+  /** False on a Cluster, where a message reaching no subscriber does not mean that nobody listens. */
+  readonly countsAllSubscribers: boolean;
+
+  constructor(redis: RedisClient) {
+    const publisher = createPublisher(redis);
+    this.send = publisher.publish;
+    this.countsAllSubscribers = publisher.countsAllSubscribers;
+  }
 
   /** Queues a frame; resolves with the number of subscribers that received its message. */
   publish(channel: string, frame: Buffer): Promise<number> {
@@ -47,7 +55,7 @@ export class FrameChannel {
     this.batches = new Map();
     for (const [channel, batch] of batches) {
       const message = batch.frames.length === 1 ? batch.frames[0]! : Buffer.concat(batch.frames);
-      this.redis.publish(channel, message).then(batch.resolve, batch.reject);
+      this.send(channel, message).then(batch.resolve, batch.reject);
     }
   };
 }

@@ -15,6 +15,34 @@ export interface ConsumerSettings {
 
 export type JobHandler = (job: Job<InferenceJob>, token: string) => Promise<void>;
 
+/** Bounds how long a stopping consumer, or the liveness check below, waits on a blocking fetch. */
+const DRAIN_DELAY_SECONDS = 1;
+/**
+ * A healthy blocking fetch returns within the drain delay plus BullMQ's own
+ * one-second watchdog. A fetch pending longer, fetches failing this long or a
+ * blocking connection down this long is the known failure where a worker
+ * never recovers after a Cluster failover or Sentinel reconnect (bullmq
+ * #4138, #3185; a connection ioredis has ended): the worker is replaced
+ * rather than left to hang.
+ */
+const STUCK_AFTER_MS = (DRAIN_DELAY_SECONDS + 1) * 1000 + 3_000;
+/**
+ * Around a failover, fetches that outlive BullMQ's watchdog are the rule, not
+ * a slow exception: a blocking command redirected (MOVED) while the client
+ * refreshes its slot map can sit unanswered for 10 s (seen on Cluster
+ * failovers). For a while after a node loss the bound is therefore tight;
+ * a needless replacement costs one reconnect.
+ */
+const STUCK_AFTER_NODE_LOSS_MS = (DRAIN_DELAY_SECONDS + 1) * 1000 + 500;
+const NODE_LOSS_WINDOW_MS = 10_000;
+const LIVENESS_CHECK_MS = 1_000;
+
+interface Held {
+  readonly token: string;
+  /** The worker that fetched the job; its connection completes it. */
+  readonly worker: Worker<InferenceJob>;
+}
+
 /**
  * Pulls one model's queue, and only while the engine has a free slot: the
  * loop waits for the gate, then blocks in BullMQ's push-driven fetch
@@ -23,11 +51,20 @@ export type JobHandler = (job: Job<InferenceJob>, token: string) => Promise<void
  * queue, so the engine is never handed more than it can start.
  */
 export class ModelConsumer {
-  private readonly worker: Worker<InferenceJob>;
-  private readonly held = new Map<string, string>();
+  private worker: Worker<InferenceJob>;
+  /** Replaced workers that still complete the jobs they fetched. */
+  private readonly retired = new Set<Worker<InferenceJob>>();
+  private readonly held = new Map<string, Held>();
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
   private lockTimer: NodeJS.Timeout | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private fetchingSince: number | undefined;
+  private failingSince: number | undefined;
+  private abandonFetch: (() => void) | undefined;
+  private blockingStatus: () => string | undefined = () => undefined;
+  private blockingLiveAt = Date.now();
+  private nodeLostAt = 0;
 
   constructor(
     readonly settings: ConsumerSettings,
@@ -35,18 +72,7 @@ export class ModelConsumer {
     private readonly handle: JobHandler,
     private readonly logger: Logger,
   ) {
-    this.worker = new Worker<InferenceJob>(settings.queueName, null, {
-      connection: settings.connection,
-      prefix: settings.prefix,
-      name: settings.dispatcherId,
-      autorun: false,
-      lockDuration: settings.lockMs,
-      stalledInterval: settings.stalledCheckMs,
-      maxStalledCount: 1,
-      // Bounds how long a stopping consumer sits in its blocking fetch.
-      drainDelay: 2,
-    });
-    this.worker.on('error', (err) => this.logger.warn({ err: err.message, queue: settings.model }, 'queue worker error'));
+    this.worker = this.createWorker();
   }
 
   get holding(): number {
@@ -56,7 +82,8 @@ export class ModelConsumer {
   async start(): Promise<void> {
     await this.worker.startStalledCheckTimer();
     this.lockTimer = setInterval(() => void this.renewLocks(), this.settings.lockMs / 3);
-    this.loop = this.run();
+    this.livenessTimer = setInterval(() => this.checkLiveness(), LIVENESS_CHECK_MS);
+    this.loop = this.run().finally(() => clearInterval(this.livenessTimer));
   }
 
   /** Stops pulling; jobs already held keep running and keep their locks. */
@@ -68,7 +95,36 @@ export class ModelConsumer {
   async close(): Promise<void> {
     await this.stopPulling();
     clearInterval(this.lockTimer);
-    await this.worker.close();
+    await Promise.all([this.worker, ...this.retired].map((w) => w.close()));
+  }
+
+  private createWorker(): Worker<InferenceJob> {
+    const { settings } = this;
+    const worker = new Worker<InferenceJob>(settings.queueName, null, {
+      connection: settings.connection,
+      prefix: settings.prefix,
+      name: settings.dispatcherId,
+      autorun: false,
+      lockDuration: settings.lockMs,
+      stalledInterval: settings.stalledCheckMs,
+      maxStalledCount: 1,
+      drainDelay: DRAIN_DELAY_SECONDS,
+    });
+    worker.on('error', (err) => this.logger.warn({ err: err.message, queue: settings.model }, 'queue worker error'));
+    this.blockingLiveAt = Date.now();
+    this.blockingStatus = () => undefined;
+    void worker.backend.blockingClient?.then(
+      (client) => {
+        if (worker !== this.worker) return;
+        this.blockingStatus = () => client.status;
+        // A Cluster node or the server itself went away (failover, restart).
+        const nodeLost = () => (this.nodeLostAt = Date.now());
+        client.on('-node', nodeLost);
+        client.on('close', nodeLost);
+      },
+      () => undefined,
+    );
+    return worker;
   }
 
   private async run(): Promise<void> {
@@ -77,11 +133,14 @@ export class ModelConsumer {
       await this.gate.whenFree(signal);
       if (signal.aborted) break;
       const token = randomUUID();
+      const worker = this.worker;
       let job: Job<InferenceJob> | undefined;
       try {
-        job = await this.worker.getNextJob(token, { block: true });
+        job = await this.fetch(worker, token);
+        this.failingSince = undefined;
       } catch (err) {
         if (signal.aborted) break;
+        this.failingSince ??= Date.now();
         this.logger.warn({ err: (err as Error).message, queue: this.settings.model }, 'fetch failed; retrying');
         await new Promise((r) => setTimeout(r, 250));
         continue;
@@ -92,18 +151,72 @@ export class ModelConsumer {
         continue;
       }
       const id = job.id;
-      this.held.set(id, token);
+      this.held.set(id, { token, worker });
       void this.handle(job, token).finally(() => {
         this.held.delete(id);
         this.gate.release();
+        this.closeIfRetired(worker);
       });
     }
+  }
+
+  /** BullMQ's blocking fetch, given up on when the liveness check replaces its worker. */
+  private async fetch(worker: Worker<InferenceJob>, token: string): Promise<Job<InferenceJob> | undefined> {
+    const fetching = worker.getNextJob(token, { block: true });
+    const abandoned = new Promise<'abandoned'>((resolve) => {
+      this.abandonFetch = () => resolve('abandoned');
+    });
+    this.fetchingSince = Date.now();
+    try {
+      const result = await Promise.race([fetching, abandoned]);
+      if (result !== 'abandoned') return result;
+      // The stuck fetch may still take a job once its connection recovers.
+      fetching.then((late) => late?.moveToWait(token)).catch(() => undefined);
+      return undefined;
+    } finally {
+      this.fetchingSince = undefined;
+      this.abandonFetch = undefined;
+    }
+  }
+
+  private checkLiveness(): void {
+    const now = Date.now();
+    const status = this.blockingStatus();
+    // Unknown until the worker has connected; a fetch cannot outlive that unnoticed.
+    if (status === undefined || status === 'ready' || status === 'connect') this.blockingLiveAt = now;
+    const fetchLimit = now - this.nodeLostAt < NODE_LOSS_WINDOW_MS ? STUCK_AFTER_NODE_LOSS_MS : STUCK_AFTER_MS;
+    if (this.fetchingSince !== undefined && now - this.fetchingSince > fetchLimit) {
+      this.replaceWorker(`blocking fetch has not returned for ${now - this.fetchingSince} ms`);
+    } else if (this.failingSince !== undefined && now - this.failingSince > STUCK_AFTER_MS) {
+      this.replaceWorker(`fetches have failed for ${now - this.failingSince} ms`);
+    } else if (now - this.blockingLiveAt > STUCK_AFTER_MS) {
+      this.replaceWorker(`blocking connection not ready for ${now - this.blockingLiveAt} ms (status ${status})`);
+    }
+  }
+
+  private replaceWorker(reason: string): void {
+    this.logger.warn({ queue: this.settings.model, reason }, 'queue worker stuck; replacing it');
+    const old = this.worker;
+    this.failingSince = undefined;
+    this.worker = this.createWorker();
+    void this.worker.startStalledCheckTimer().catch(() => undefined);
+    this.retired.add(old);
+    this.abandonFetch?.();
+    this.closeIfRetired(old);
+  }
+
+  private closeIfRetired(worker: Worker<InferenceJob>): void {
+    if (!this.retired.has(worker)) return;
+    for (const h of this.held.values()) if (h.worker === worker) return;
+    this.retired.delete(worker);
+    // Forced: a stuck blocking connection must not hold the close up.
+    void worker.close(true).catch(() => undefined);
   }
 
   private async renewLocks(): Promise<void> {
     if (this.held.size === 0) return;
     const ids = [...this.held.keys()];
-    const tokens = ids.map((id) => this.held.get(id)!);
+    const tokens = ids.map((id) => this.held.get(id)!.token);
     try {
       await this.worker.extendJobLocks(ids, tokens, this.settings.lockMs);
     } catch (err) {

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { DispatcherState, Logger, RedisNames } from '@infergate/shared';
+import type { DispatcherState, Logger, RedisClient, RedisNames } from '@infergate/shared';
 
 /**
  * Keeps this dispatcher's entry in the registry alive: a key that expires
@@ -10,7 +9,7 @@ export class Registration {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: RedisNames,
     private readonly settings: { readonly intervalMs: number; readonly ttlSeconds: number },
     private readonly state: () => DispatcherState,

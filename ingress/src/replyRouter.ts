@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { forEachFrame, gatewayError, type Frame, type GatewayError, type Logger } from '@infergate/shared';
+import { forEachFrame, gatewayError, type Frame, type GatewayError, type Logger, type Subscriber } from '@infergate/shared';
 
 /** Whatever consumes one request's frames. */
 export interface FrameSink {
@@ -16,23 +15,15 @@ export interface FrameSink {
  */
 export class ReplyRouter {
   private readonly sinks = new Map<string, FrameSink>();
-  private subscribed = false;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: Subscriber,
     readonly channel: string,
     private readonly logger: Logger,
   ) {
-    subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
-      if (!forEachFrame(message, this.route)) logger.warn('malformed reply message dropped');
-    });
     // Pub/sub keeps nothing for a disconnected subscriber: whatever was
     // published during the gap is gone, so every open response is suspect.
-    subscriber.on('close', () => this.loseAll('reply subscriber disconnected'));
-    subscriber.on('error', (err: Error) => logger.debug({ err: err.message }, 'reply subscriber error'));
-    subscriber.on('ready', () => {
-      if (this.subscribed) logger.info('reply subscriber reconnected');
-    });
+    subscriber.onLoss((reason) => this.loseAll(reason));
   }
 
   private readonly route = (frame: Frame): void => {
@@ -44,12 +35,13 @@ export class ReplyRouter {
   }
 
   get ready(): boolean {
-    return this.subscribed && this.subscriber.status === 'ready';
+    return this.subscriber.ready;
   }
 
   async start(): Promise<void> {
-    await this.subscriber.subscribe(this.channel);
-    this.subscribed = true;
+    await this.subscriber.subscribe(this.channel, (message) => {
+      if (!forEachFrame(message, this.route)) this.logger.warn('malformed reply message dropped');
+    });
   }
 
   add(rid: string, sink: FrameSink): void {
@@ -61,8 +53,7 @@ export class ReplyRouter {
   }
 
   async stop(): Promise<void> {
-    this.subscribed = false;
-    this.subscriber.disconnect();
+    this.subscriber.close();
   }
 
   failAll(err: GatewayError): void {

@@ -28,9 +28,38 @@ const httpUrl = z
     }
   }, 'must be an http:// or https:// URL');
 const portNumber = z.coerce.number().int().min(0).max(65535);
+/** `host:port,host:port`; an IPv6 host goes in brackets, `[::1]:6379`. */
+const endpoints = list.pipe(
+  z
+    .array(
+      z.string().transform((s, ctx) => {
+        const m = /^(?:\[([^\]]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(s);
+        const port = Number(m?.[3]);
+        if (!m || port < 1 || port > 65535) {
+          ctx.addIssue({ code: 'custom', message: `'${s}' is not host:port` });
+          return z.NEVER;
+        }
+        return { host: (m[1] ?? m[2])!, port };
+      }),
+    )
+    .min(1, 'must list at least one host:port'),
+);
 
 export const commonFields = {
+  /** One Redis server; also the credentials (and Sentinel database) of the other forms unless set below. */
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  /** Sentinel form: the sentinels to ask for the current master of REDIS_SENTINEL_MASTER. */
+  REDIS_SENTINELS: endpoints.optional(),
+  REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
+  REDIS_SENTINEL_USERNAME: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  /** Cluster form: seed nodes; the rest of the cluster is discovered from them. */
+  REDIS_CLUSTER_NODES: endpoints.optional(),
+  /** Data-node credentials; they win over those in REDIS_URL. */
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  /** TLS to every Redis node (and sentinel); `rediss://` in REDIS_URL does the same. */
+  REDIS_TLS: flag.default(false),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'only letters, digits, _ and -')
@@ -39,6 +68,35 @@ export const commonFields = {
   /** How long a published registry entry lives without a refresh. */
   HEARTBEAT_TTL_SECONDS: seconds.default(5),
 };
+
+type RedisFormFields = {
+  readonly REDIS_SENTINELS?: unknown;
+  readonly REDIS_SENTINEL_MASTER?: unknown;
+  readonly REDIS_SENTINEL_USERNAME?: unknown;
+  readonly REDIS_SENTINEL_PASSWORD?: unknown;
+  readonly REDIS_CLUSTER_NODES?: unknown;
+};
+
+/**
+ * The Redis variables choose one deployment form: REDIS_URL (one server),
+ * REDIS_SENTINELS + REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES. A mix is
+ * refused by name rather than one form silently winning.
+ */
+export function checkRedisForm(config: RedisFormFields, ctx: z.RefinementCtx): void {
+  const problem = (variable: keyof RedisFormFields, message: string) =>
+    ctx.addIssue({ code: 'custom', path: [variable], message });
+  if (config.REDIS_SENTINELS !== undefined && config.REDIS_CLUSTER_NODES !== undefined) {
+    problem('REDIS_CLUSTER_NODES', 'cannot be combined with REDIS_SENTINELS: choose the Cluster form or the Sentinel form');
+  }
+  if (config.REDIS_SENTINELS !== undefined && config.REDIS_SENTINEL_MASTER === undefined) {
+    problem('REDIS_SENTINEL_MASTER', 'is required with REDIS_SENTINELS');
+  }
+  if (config.REDIS_SENTINELS === undefined) {
+    for (const variable of ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+      if (config[variable] !== undefined) problem(variable, 'only applies with REDIS_SENTINELS');
+    }
+  }
+}
 
 export const ingressFields = {
   PORT: portNumber.default(8888),
