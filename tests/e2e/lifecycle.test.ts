@@ -53,7 +53,6 @@ describe('a dispatcher killed with SIGKILL', () => {
         { kind: 'llamacpp', slots: 2, ttftMs: 10, itlMs: 200, tokens: 200 },
         { kind: 'llamacpp', slots: 2, ttftMs: 10, itlMs: 20, tokens: 200 },
       ],
-      dispatcherEnv: { JOB_LOCK_SECONDS: '10', STALLED_CHECK_SECONDS: '5' },
       ingressEnv: { RELAY_STALL_TIMEOUT_SECONDS: '5', ORPHAN_WAIT_SECONDS: '30' },
     });
     const url = fleet.ingresses[0]!.url;

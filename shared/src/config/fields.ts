@@ -116,7 +116,7 @@ export const ingressFields = {
   /**
    * Longest silence before a response has started. A dispatcher that dies
    * before answering leaves its job locked until BullMQ's stalled-job check
-   * gives it to another (JOB_LOCK_SECONDS + STALLED_CHECK_SECONDS), so this
+   * gives it to another (JOB_LOCK_SECONDS + 2 × STALLED_CHECK_SECONDS), so this
    * must be longer than that.
    */
   ORPHAN_WAIT_SECONDS: seconds.default(30),
@@ -155,8 +155,8 @@ export const dispatcherFields = {
   /** vLLM: stop pulling while the KV cache is fuller than this fraction. */
   KV_CACHE_MAX_USAGE: z.coerce.number().gt(0).max(1).default(0.9),
   /** BullMQ lock and stalled-check tuning; a killed dispatcher's jobs return within about their sum. */
-  JOB_LOCK_SECONDS: seconds.default(10),
-  STALLED_CHECK_SECONDS: seconds.default(5),
+  JOB_LOCK_SECONDS: seconds.default(8),
+  STALLED_CHECK_SECONDS: seconds.default(3),
   HEARTBEAT_INTERVAL_SECONDS: seconds.default(1),
   /** Probes and metrics of the dispatcher itself (0 = a free port). */
   STATUS_PORT: portNumber.default(9400),
