@@ -90,8 +90,21 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+describe('model consumer', () => {
+  it('survives a job handler that fails (Redis gone mid-job) and frees its slot', async () => {
+    const c = consumer(async () => {
+      throw new Error('Stream isn\'t writeable and enableOfflineQueue options is false');
+    });
+    await c.start();
+    FakeWorker.all[0]!.fetches[0]!.resolve(job('j'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(c.holding).toBe(0);
+    expect(logger.warn).toHaveBeenCalledWith(expect.objectContaining({ job: 'j' }), 'job handling failed');
+  });
+});
+
 describe('model consumer liveness', () => {
-  it('replaces a worker whose blocking fetch never returns, and closes the stuck one', async () => {
+  it('replaces a worker whose blocking fetch never returns, and closes it once its fetch has had time to return a job', async () => {
     const c = consumer(async () => undefined);
     await c.start();
     FakeWorker.idleByDefault = true;
@@ -99,10 +112,11 @@ describe('model consumer liveness', () => {
     expect(FakeWorker.all).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(3_000);
     expect(FakeWorker.all).toHaveLength(2);
-    expect(FakeWorker.all[0]!.closed).toBe(true);
+    expect(FakeWorker.all[0]!.closed).toBe(false);
     // The replacement fetches normally; nothing is replaced again.
     await vi.advanceTimersByTimeAsync(30_000);
     expect(FakeWorker.all).toHaveLength(2);
+    expect(FakeWorker.all[0]!.closed).toBe(true);
   });
 
   it('bounds fetches tightly for a while after its connection lost a node', async () => {
@@ -165,6 +179,7 @@ describe('model consumer liveness', () => {
     worker.fetches[1]!.resolve(late);
     await vi.advanceTimersByTimeAsync(0);
     expect(late.moveToWait).toHaveBeenCalledWith(worker.fetches[1]!.token);
+    expect(worker.closed).toBe(false);
     finish();
     await vi.advanceTimersByTimeAsync(0);
     expect(c.holding).toBe(0);

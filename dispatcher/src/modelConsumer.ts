@@ -36,11 +36,19 @@ const STUCK_AFTER_MS = (DRAIN_DELAY_SECONDS + 1) * 1000 + 3_000;
 const STUCK_AFTER_NODE_LOSS_MS = (DRAIN_DELAY_SECONDS + 1) * 1000 + 500;
 const NODE_LOSS_WINDOW_MS = 10_000;
 const LIVENESS_CHECK_MS = 1_000;
+/** Longest a replaced worker is kept open for its abandoned fetch to settle. */
+const LATE_FETCH_WAIT_MS = 30_000;
 
 interface Held {
   readonly token: string;
   /** The worker that fetched the job; its connection completes it. */
   readonly worker: Worker<InferenceJob>;
+}
+
+interface Fetch {
+  readonly worker: Worker<InferenceJob>;
+  readonly token: string;
+  readonly job: Promise<Job<InferenceJob> | undefined>;
 }
 
 /**
@@ -54,6 +62,8 @@ export class ModelConsumer {
   private worker: Worker<InferenceJob>;
   /** Replaced workers that still complete the jobs they fetched. */
   private readonly retired = new Set<Worker<InferenceJob>>();
+  /** Replaced workers whose abandoned fetch has not settled yet. */
+  private readonly lateFetches = new Set<Worker<InferenceJob>>();
   private readonly held = new Map<string, Held>();
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
@@ -61,6 +71,7 @@ export class ModelConsumer {
   private livenessTimer: NodeJS.Timeout | undefined;
   private fetchingSince: number | undefined;
   private failingSince: number | undefined;
+  private current: Fetch | undefined;
   private abandonFetch: (() => void) | undefined;
   private blockingStatus: () => string | undefined = () => undefined;
   private blockingLiveAt = Date.now();
@@ -152,31 +163,48 @@ export class ModelConsumer {
       }
       const id = job.id;
       this.held.set(id, { token, worker });
-      void this.handle(job, token).finally(() => {
-        this.held.delete(id);
-        this.gate.release();
-        this.closeIfRetired(worker);
-      });
+      void this.handle(job, token)
+        // Redis may fail mid-job (a failover); the job comes back through stalled-job recovery.
+        .catch((err: Error) => this.logger.warn({ err: err.message, queue: this.settings.model, job: id }, 'job handling failed'))
+        .finally(() => {
+          this.held.delete(id);
+          this.gate.release();
+          this.closeIfRetired(worker);
+        });
     }
   }
 
   /** BullMQ's blocking fetch, given up on when the liveness check replaces its worker. */
   private async fetch(worker: Worker<InferenceJob>, token: string): Promise<Job<InferenceJob> | undefined> {
-    const fetching = worker.getNextJob(token, { block: true });
-    const abandoned = new Promise<'abandoned'>((resolve) => {
-      this.abandonFetch = () => resolve('abandoned');
+    const job = worker.getNextJob(token, { block: true });
+    const abandoned = new Promise<undefined>((resolve) => {
+      this.abandonFetch = () => resolve(undefined);
     });
+    this.current = { worker, token, job };
     this.fetchingSince = Date.now();
     try {
-      const result = await Promise.race([fetching, abandoned]);
-      if (result !== 'abandoned') return result;
-      // The stuck fetch may still take a job once its connection recovers.
-      fetching.then((late) => late?.moveToWait(token)).catch(() => undefined);
-      return undefined;
+      return await Promise.race([job, abandoned]);
     } finally {
+      this.current = undefined;
       this.fetchingSince = undefined;
       this.abandonFetch = undefined;
     }
+  }
+
+  /**
+   * An abandoned fetch can still move a job to active once its connection
+   * recovers (after a failover it usually does). That job goes back to the
+   * queue through the same worker, which stays open until then; closed
+   * earlier, the job would sit in active until stalled-job recovery.
+   */
+  private returnLateJob({ worker, token, job }: Fetch): void {
+    this.lateFetches.add(worker);
+    const settled = job.then((late) => late?.moveToWait(token)).catch(() => undefined);
+    const gaveUp = new Promise<void>((resolve) => setTimeout(resolve, LATE_FETCH_WAIT_MS).unref());
+    void Promise.race([settled, gaveUp]).then(() => {
+      this.lateFetches.delete(worker);
+      this.closeIfRetired(worker);
+    });
   }
 
   private checkLiveness(): void {
@@ -201,12 +229,13 @@ export class ModelConsumer {
     this.worker = this.createWorker();
     void this.worker.startStalledCheckTimer().catch(() => undefined);
     this.retired.add(old);
+    if (this.current?.worker === old) this.returnLateJob(this.current);
     this.abandonFetch?.();
     this.closeIfRetired(old);
   }
 
   private closeIfRetired(worker: Worker<InferenceJob>): void {
-    if (!this.retired.has(worker)) return;
+    if (!this.retired.has(worker) || this.lateFetches.has(worker)) return;
     for (const h of this.held.values()) if (h.worker === worker) return;
     this.retired.delete(worker);
     // Forced: a stuck blocking connection must not hold the close up.

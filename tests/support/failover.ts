@@ -13,8 +13,10 @@ export interface Stack {
   readonly ingresses: readonly IngressProcess[];
   /** The official openai client on ingress `i`; it never retries, so a failure cannot hide. */
   client(i: number): OpenAI;
-  /** Every infergate process still running. */
-  allAlive(): boolean;
+  /** Infergate processes that exited, each with the end of its output. */
+  exited(): string[];
+  /** Warnings and errors the infergate processes logged, for failure messages. */
+  warnings(): string;
   stop(): Promise<void>;
 }
 
@@ -38,7 +40,11 @@ export async function startStack(
     dispatchers,
     ingresses,
     client: (i) => new OpenAI({ baseURL: `${ingresses[i]!.url}/v1`, apiKey: 'unused', maxRetries: 0 }),
-    allAlive: () => all.every((s) => s.child.exitCode === null && s.child.signalCode === null),
+    exited: () =>
+      all
+        .filter((s) => s.child.exitCode !== null || s.child.signalCode !== null)
+        .map((s) => `${s.name} exited ${s.child.exitCode ?? s.child.signalCode}: ${s.output().slice(-2_000)}`),
+    warnings: () => all.map((s) => s.output().split('\n').filter((l) => /"level":[4-6]0/.test(l)).slice(-15).join('\n')).join('\n'),
     async stop() {
       await Promise.all(all.map((s) => s.stop('SIGTERM', 5_000)));
       await Promise.all(sims.map((s) => s.close()));
@@ -100,22 +106,31 @@ export async function streamLoad(
 }
 
 /**
- * Sends one request at a time until one succeeds; resolves with the
- * milliseconds from `since` to that success.
+ * From `since`, starts a new request every `everyMs` until one succeeds, each
+ * on its own, so one request stuck in a queue cannot delay the next. Resolves
+ * with the milliseconds from `since` to the first success, and the outcome of
+ * every request sent (each one bounded by the attempt's own timeout).
  */
 export async function firstSuccess(
   attempt: () => Promise<Outcome>,
   since: number,
-  options: { timeoutMs: number; pauseMs?: number },
+  options: { timeoutMs: number; everyMs?: number },
 ): Promise<{ ms: number; attempts: Outcome[] }> {
-  const attempts: Outcome[] = [];
-  while (Date.now() - since < options.timeoutMs) {
-    const outcome = await attempt();
-    attempts.push(outcome);
-    if (outcome.kind === 'ok') return { ms: outcome.endedAt - since, attempts };
-    await new Promise((r) => setTimeout(r, options.pauseMs ?? 200));
+  const sent: Array<Promise<Outcome>> = [];
+  let succeeded = false;
+  while (!succeeded && Date.now() - since < options.timeoutMs) {
+    sent.push(
+      attempt().then((outcome) => {
+        if (outcome.kind === 'ok') succeeded = true;
+        return outcome;
+      }),
+    );
+    await new Promise((r) => setTimeout(r, options.everyMs ?? 250));
   }
-  throw new Error(`no request succeeded within ${options.timeoutMs} ms: ${JSON.stringify(attempts)}`);
+  const attempts = await Promise.all(sent);
+  const first = Math.min(...attempts.filter((o) => o.kind === 'ok').map((o) => o.endedAt));
+  if (!Number.isFinite(first)) throw new Error(`no request succeeded within ${options.timeoutMs} ms: ${JSON.stringify(tally(attempts))}`);
+  return { ms: first - since, attempts };
 }
 
 /** Counts outcomes by kind and error code, for assertions and the test log. */
