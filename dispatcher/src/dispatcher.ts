@@ -108,7 +108,12 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     },
     closePublisher: (publisher) => publishers.delete(publisher),
     markStarted: (rid) => {
-      commands.set(names.startedFlag(rid), id, 'EX', Math.ceil(config.BACKEND_TIMEOUT_SECONDS) + 60).catch(() => undefined);
+      // After the head's PUBLISH has been written (it leaves at the end of this
+      // turn): written first, the flag would make Redis handle it and sleep
+      // before the frames the client is waiting for arrive.
+      setImmediate(() => {
+        commands.set(names.startedFlag(rid), id, 'EX', Math.ceil(config.BACKEND_TIMEOUT_SECONDS) + 60).catch(() => undefined);
+      });
     },
   };
 

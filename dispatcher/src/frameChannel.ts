@@ -49,6 +49,11 @@ export class FrameChannel {
     return batch.published;
   }
 
+  /** The message `channel`'s frames of this turn will travel in, while it has not been sent. */
+  unsent(channel: string): Promise<number> | undefined {
+    return this.batches.get(channel)?.published;
+  }
+
   private readonly flush = (): void => {
     this.scheduled = false;
     const batches = this.batches;

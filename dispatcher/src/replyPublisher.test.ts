@@ -70,6 +70,26 @@ describe('reply publisher', () => {
     expect(messages).toEqual([1]);
   });
 
+  it('sends a response that is ready all at once (head, body, end) as one message, with no round trip between its frames', async () => {
+    const channel = `${uniquePrefix()}:reply`;
+    const messages: Frame[][] = [];
+    sub.on('messageBuffer', (ch: Buffer, msg: Buffer) => {
+      const frames: Frame[] = [];
+      if (ch.toString() === channel) messages.push((forEachFrame(Buffer.from(msg), (f) => frames.push(f)), frames));
+    });
+    await sub.subscribe(channel);
+    const p = new ReplyPublisher(new FrameChannel(pub), channel, 'r3', () => undefined);
+    p.head({ status: 200, headers: [['content-type', 'application/json']], dispatcher: 'd' });
+    p.data(Buffer.from('{"a":'));
+    p.data(Buffer.from('1}'));
+    p.end();
+    await p.drained();
+    await new Promise((r) => setTimeout(r, 50));
+    // A second data chunk waits for the message in flight (joining it would make two data frames); the end rides with it.
+    expect(messages.map((m) => m.map((f) => f.kind))).toEqual([[FrameKind.head, FrameKind.data], [FrameKind.data, FrameKind.end]]);
+    expect(messages.flat().map((f) => f.seq)).toEqual([0, 1, 2, 3]);
+  });
+
   it('reports a publish that reached nobody, which means the client is gone', async () => {
     let gone = 0;
     const p = new ReplyPublisher(new FrameChannel(pub), `${uniquePrefix()}:nobody`, 'r2', () => gone++);

@@ -11,7 +11,11 @@ interface Pending {
  *
  * The first frame goes out at once. While a publish is in flight, later data
  * chunks are held and then sent as one frame: no timer ever delays a token,
- * but a fast engine does not cost one Redis message per token either.
+ * but a fast engine does not cost one Redis message per token either. A
+ * frame that comes while the previous one still waits for the end of the
+ * event-loop turn joins its message instead, unless both are data (which
+ * coalescing makes one frame): a head and the first token, or the last
+ * token and the end, often arrive together and need no round trip between.
  * A publish that reaches no subscriber means the ingress holding the client
  * is gone, and a failed publish that Redis is; the runner treats both as a
  * cancellation so the engine stops generating for nobody.
@@ -23,6 +27,9 @@ export class ReplyPublisher {
   private idleWaiters: Array<() => void> = [];
   private lastSentAt = Date.now();
   private failure: unknown;
+  /** The message the latest frames travel in, and the kind of the last of them. */
+  private last: Promise<number> | undefined;
+  private lastKind: FrameKind | undefined;
 
   constructor(
     private readonly frames: FrameChannel,
@@ -68,8 +75,22 @@ export class ReplyPublisher {
 
   private push(item: Pending): void {
     if (this.failure !== undefined) return;
+    if (this.canJoin(item)) {
+      this.frames.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
+      this.lastKind = item.kind;
+      return;
+    }
     this.queue.push(item);
     if (!this.inFlight) this.flush();
+  }
+
+  private canJoin(item: Pending): boolean {
+    return (
+      this.inFlight &&
+      this.queue.length === 0 &&
+      !(item.kind === FrameKind.data && this.lastKind === FrameKind.data) &&
+      this.frames.unsent(this.channel) === this.last
+    );
   }
 
   private flush(): void {
@@ -80,7 +101,9 @@ export class ReplyPublisher {
     let last: Promise<number> | undefined;
     for (const item of items) {
       last = this.frames.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
+      this.lastKind = item.kind;
     }
+    this.last = last;
     last!.then(
       (receivers) => {
         if (receivers === 0) this.onUnreachable();

@@ -19,15 +19,22 @@ export class QueueDepths {
     private readonly maxAgeMs = 100,
   ) {}
 
-  async current(model: string): Promise<number> {
+  /**
+   * The depth to admit against: a number at once when the model has a
+   * reading, so a request never waits on (or shares its turn with) the
+   * refresh; only a model's first request waits for the first reading.
+   */
+  current(model: string): number | Promise<number> {
     const reading = this.readings.get(model);
     if (!reading) {
       const fresh: Reading = { value: 0, at: 0, refreshing: undefined };
       this.readings.set(model, fresh);
-      await this.refresh(model, fresh);
-      return fresh.value;
+      return this.refresh(model, fresh).then(() => fresh.value);
     }
-    if (Date.now() - reading.at > this.maxAgeMs && !reading.refreshing) void this.refresh(model, reading);
+    if (Date.now() - reading.at > this.maxAgeMs && !reading.refreshing) {
+      // After the request's own enqueue has been written, not before it.
+      reading.refreshing = new Promise((resolve) => setImmediate(resolve)).then(() => this.refresh(model, reading));
+    }
     return reading.value;
   }
 

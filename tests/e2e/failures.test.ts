@@ -140,7 +140,8 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
     expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('queue_full');
     await holder.body.text();
     for (const r of await Promise.all(queued)) await r.body.text();
-  });
+    // Four requests one after another on a one-slot engine, on a machine that may be busy.
+  }, 15_000);
 
   it('answers 504 when the engine never answers within BACKEND_TIMEOUT_SECONDS', async () => {
     fleet.sims[0]!.configure({ hangBeforeHeaders: true, faultCount: 1 });

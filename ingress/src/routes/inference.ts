@@ -40,7 +40,8 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
     const fields = routingFields(body);
     const model = registry.resolve(fields.model);
     if (config.MAX_QUEUED_PER_MODEL > 0) {
-      const depth = await ctx.queueDepths.current(model);
+      const known = ctx.queueDepths.current(model);
+      const depth = typeof known === 'number' ? known : await known;
       if (depth >= config.MAX_QUEUED_PER_MODEL) {
         throw gatewayError('queue_full', `The queue for model '${model}' is full (${depth} waiting).`, {
           retryAfterSeconds: ctx.drainRate.secondsToDrain(model, depth - config.MAX_QUEUED_PER_MODEL + 1) ?? 1,
