@@ -78,7 +78,8 @@ const totalSeconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const load = `load average ${loadBefore.map((l) => l.toFixed(1)).join(' / ')} (1 / 5 / 15 min) at the start, ${loadavg()[0]!.toFixed(1)} at the end`;
 // Other work competing for the cores slows a multi-process relay more than a single engine or nginx.
-const busy = Math.max(loadBefore[0]!, loadavg()[0]!) > cpus().length;
+// Only the load before the run tells of other work: the run's own processes raise the load at its end.
+const busy = loadBefore[0]! > cpus().length;
 const targets = evaluateTargets({ overhead, capacity, memory, faults });
 const results = { startedAt: startedAt.toISOString(), machine, load, busy, quick, totalSeconds, phases, targets, overhead, capacity, memory, faults, scheduling, cluster };
 

@@ -1,3 +1,4 @@
+import { loadConfig } from '@infergate/shared';
 import { startSimulator } from '@infergate/sim';
 import type { ServiceProcess } from '@infergate/stack';
 import { startFleet, type EngineSpec, type Fleet } from '../lib/fleet.js';
@@ -23,8 +24,9 @@ import { poll, sleep } from '../lib/wait.js';
  */
 
 const FAILOVER_ENGINE: EngineSpec = { slots: 8, ttftMs: 20, itlMs: 5, tokens: 32 };
-/** BullMQ lock and stalled-check periods, the defaults: a killed dispatcher's jobs return within about their sum. */
-const LOCKS = { JOB_LOCK_SECONDS: '10', STALLED_CHECK_SECONDS: '5' };
+/** BullMQ lock and stalled-check periods, the defaults: a killed dispatcher's jobs return within the lock plus two checks. */
+const DEFAULTS = loadConfig('dispatcher', { ENGINE_URL: 'http://127.0.0.1:1' });
+const LOCKS = { JOB_LOCK_SECONDS: String(DEFAULTS.JOB_LOCK_SECONDS), STALLED_CHECK_SECONDS: String(DEFAULTS.STALLED_CHECK_SECONDS) };
 const PARKED = 4;
 const BACKGROUND_STREAMS = 4;
 const BACKGROUND_MS = 3_000;
