@@ -29,7 +29,8 @@ export class QueueDepths {
     if (!reading) {
       const fresh: Reading = { value: 0, at: 0, refreshing: undefined };
       this.readings.set(model, fresh);
-      return this.refresh(model, fresh).then(() => fresh.value);
+      fresh.refreshing = this.refresh(model, fresh);
+      return fresh.refreshing.then(() => fresh.value);
     }
     if (Date.now() - reading.at > this.maxAgeMs && !reading.refreshing) {
       // After the request's own enqueue has been written, not before it.
@@ -50,8 +51,9 @@ export class QueueDepths {
     if (reading && reading.value > 0) reading.value--;
   }
 
+  /** Reads the depth; `reading.refreshing` holds the promise until it settles. */
   private refresh(model: string, reading: Reading): Promise<void> {
-    reading.refreshing = this.read(model).then(
+    return this.read(model).then(
       (value) => {
         reading.value = value;
         reading.at = Date.now();
@@ -62,6 +64,5 @@ export class QueueDepths {
         reading.refreshing = undefined;
       },
     );
-    return reading.refreshing;
   }
 }

@@ -3,17 +3,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, knownVariables, loadConfig } from './index.js';
+import { problemsOf } from '../../../tests/support/configProblems.js';
+import { knownVariables, loadConfig } from './index.js';
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('configuration', () => {
   it('names a missing required variable', () => {

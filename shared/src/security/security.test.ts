@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../config/index.js';
+import { problemsOf } from '../../../tests/support/configProblems.js';
+import { loadConfig } from '../config/index.js';
 import { forwardableRequestHeaders } from '../http-headers.js';
 import { hashApiKey, parseApiKeyList } from './apiKeys.js';
 import { isSafeEnginePath } from './enginePath.js';
@@ -8,15 +9,6 @@ import { isSafeEnginePath } from './enginePath.js';
 const KEY_A = 'sk-alpha-0123456789abcdef';
 const KEY_B = 'sk-bravo-0123456789abcdef';
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('isSafeEnginePath', () => {
   it.each([
