@@ -90,6 +90,32 @@ describe('reply publisher', () => {
     expect(messages.flat().map((f) => f.seq)).toEqual([0, 1, 2, 3]);
   });
 
+  it('sends the first token without waiting for the head to be acknowledged, and holds a token only behind another token', async () => {
+    const channel = `${uniquePrefix()}:reply`;
+    const frames = await collect(channel);
+    const channelOf = new FrameChannel(pub);
+    const p = new ReplyPublisher(channelOf, channel, 'r4', () => undefined);
+    const nextTurn = () => new Promise((r) => setImmediate(r));
+    p.head({ status: 200, headers: [['content-type', 'text/event-stream']], dispatcher: 'd' });
+    await nextTurn();
+    // The head's PUBLISH has left and is unacknowledged: the token still goes out in this turn.
+    p.data(Buffer.from('data: 1\n\n'));
+    expect(channelOf.unsent(channel)).toBeDefined();
+    await nextTurn();
+    // Now a token is unacknowledged: the next one waits for it.
+    p.data(Buffer.from('data: 2\n\n'));
+    expect(channelOf.unsent(channel)).toBeUndefined();
+    p.end();
+    await p.drained();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(frames.map((f) => [f.seq, f.kind])).toEqual([
+      [0, FrameKind.head],
+      [1, FrameKind.data],
+      [2, FrameKind.data],
+      [3, FrameKind.end],
+    ]);
+  });
+
   it('reports a publish that reached nobody, which means the client is gone', async () => {
     let gone = 0;
     const p = new ReplyPublisher(new FrameChannel(pub), `${uniquePrefix()}:nobody`, 'r2', () => gone++);

@@ -9,20 +9,27 @@ interface Pending {
 /**
  * Publishes one request's frames, in order, on its ingress's reply channel.
  *
- * The first frame goes out at once. While a publish is in flight, later data
- * chunks are held and then sent as one frame: no timer ever delays a token,
- * but a fast engine does not cost one Redis message per token either. A
- * frame that comes while the previous one still waits for the end of the
- * event-loop turn joins its message instead, unless both are data (which
- * coalescing makes one frame): a head and the first token, or the last
- * token and the end, often arrive together and need no round trip between.
+ * Tokens are coalesced Nagle-style: a data frame goes out at once unless an
+ * earlier data frame is still unacknowledged, in which case it waits and
+ * leaves with everything that piled up behind it as one frame. No timer ever
+ * delays a token, and a fast engine does not cost one Redis message per
+ * token. Every other frame (head, end, error, heartbeat) waits for nothing
+ * but the frames before it: it is pipelined on the same connection, which
+ * keeps the order, so the first token does not wait for the head's round
+ * trip nor the end for the last token's. A frame that comes while the
+ * previous one still waits for the end of the event-loop turn joins its
+ * message instead, unless both are data (which coalescing makes one frame).
  * A publish that reaches no subscriber means the ingress holding the client
  * is gone, and a failed publish that Redis is; the runner treats both as a
  * cancellation so the engine stops generating for nobody.
  */
 export class ReplyPublisher {
   private seq = 0;
-  private inFlight = false;
+  /** Messages sent and not yet acknowledged. */
+  private outstanding = 0;
+  /** The latest message carrying data, until Redis acknowledges it. */
+  private dataInFlight: Promise<number> | undefined;
+  /** Frames waiting for `dataInFlight`, in order. */
   private queue: Pending[] = [];
   private idleWaiters: Array<() => void> = [];
   private lastSentAt = Date.now();
@@ -67,7 +74,7 @@ export class ReplyPublisher {
   /** Resolves when every frame pushed so far has been published; rejects if Redis failed. */
   drained(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+    if (this.outstanding === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) =>
       this.idleWaiters.push(() => (this.failure === undefined ? resolve() : reject(this.failure))),
     );
@@ -78,52 +85,62 @@ export class ReplyPublisher {
     if (this.canJoin(item)) {
       this.frames.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
       this.lastKind = item.kind;
-      return;
+      if (item.kind === FrameKind.data) this.dataInFlight = this.last;
+    } else if (this.queue.length > 0 || (item.kind === FrameKind.data && this.dataInFlight !== undefined)) {
+      this.queue.push(item);
+    } else {
+      this.send([item]);
     }
-    this.queue.push(item);
-    if (!this.inFlight) this.flush();
   }
 
   private canJoin(item: Pending): boolean {
     return (
-      this.inFlight &&
       this.queue.length === 0 &&
+      this.last !== undefined &&
       !(item.kind === FrameKind.data && this.lastKind === FrameKind.data) &&
       this.frames.unsent(this.channel) === this.last
     );
   }
 
-  private flush(): void {
-    const items = coalesce(this.queue);
-    this.queue = [];
-    this.inFlight = true;
+  private send(items: Pending[]): void {
+    this.outstanding++;
     this.lastSentAt = Date.now();
-    let last: Promise<number> | undefined;
-    for (const item of items) {
-      last = this.frames.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
+    let message: Promise<number> | undefined;
+    let carriesData = false;
+    for (const item of coalesce(items)) {
+      message = this.frames.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
       this.lastKind = item.kind;
+      carriesData ||= item.kind === FrameKind.data;
     }
-    this.last = last;
-    last!.then(
+    const sent = message!;
+    this.last = sent;
+    if (carriesData) this.dataInFlight = sent;
+    sent.then(
       (receivers) => {
         if (receivers === 0) this.onUnreachable();
-        this.settle();
+        this.acknowledged(sent);
       },
       (err: unknown) => {
         this.failure = err;
         this.queue = [];
         this.onUnreachable();
-        this.settle();
+        this.acknowledged(sent);
       },
     );
   }
 
-  private settle(): void {
-    this.inFlight = false;
-    if (this.queue.length > 0 && this.failure === undefined) {
-      this.flush();
-      return;
+  private acknowledged(message: Promise<number>): void {
+    this.outstanding--;
+    if (message === this.dataInFlight) {
+      this.dataInFlight = undefined;
+      if (this.queue.length > 0 && this.failure === undefined) {
+        const items = this.queue;
+        this.queue = [];
+        this.send(items);
+        return;
+      }
     }
+    if (this.outstanding > 0 || this.queue.length > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

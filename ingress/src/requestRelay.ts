@@ -68,6 +68,7 @@ export class RequestRelay implements FrameSink {
   private chunkGaps: ChunkGaps | undefined;
   private dispatcher: string | undefined;
   private status = 0;
+  private headerFlushPending = false;
 
   constructor(
     private readonly res: ServerResponse,
@@ -121,6 +122,7 @@ export class RequestRelay implements FrameSink {
         this.writeHead(frame.payload);
         break;
       case FrameKind.data:
+        this.headerFlushPending = false;
         this.bytes += frame.payload.length;
         this.countChunk();
         this.res.write(frame.payload);
@@ -173,10 +175,19 @@ export class RequestRelay implements FrameSink {
     }
     flat.push('x-request-id', this.rid);
     this.res.writeHead(head.status, flat);
-    // Send the status line and headers now: a client waiting on a long
-    // prefill should see the response start.
-    this.res.flushHeaders();
+    // A client waiting on a long prefill should see the response start, but
+    // a head that came with its first bytes (the usual case: frames ready
+    // together travel in one message) leaves with them in one write: sent
+    // alone, it costs the client a wake-up before the first token.
+    this.headerFlushPending = true;
+    queueMicrotask(this.flushHeadersIfPending);
   }
+
+  private readonly flushHeadersIfPending = (): void => {
+    if (!this.headerFlushPending || this.phase === 'done') return;
+    this.headerFlushPending = false;
+    this.res.flushHeaders();
+  };
 
   private async queueDeadlinePassed(): Promise<void> {
     if (this.phase !== 'queued') return;

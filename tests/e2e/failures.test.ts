@@ -129,7 +129,8 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
   });
 
   it('answers 429 with Retry-After at once when the model queue is full', async () => {
-    const holder = await occupy(2_000);
+    // Held long enough that the queue is still full when a busy machine has finally queued all three.
+    const holder = await occupy(5_000);
     const queued = [post(url, chatBody()), post(url, chatBody()), post(url, chatBody())];
     await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized')) === 3, 5_000, 'queue full');
     const started = performance.now();
@@ -141,7 +142,7 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
     await holder.body.text();
     for (const r of await Promise.all(queued)) await r.body.text();
     // Four requests one after another on a one-slot engine, on a machine that may be busy.
-  }, 15_000);
+  }, 20_000);
 
   it('answers 504 when the engine never answers within BACKEND_TIMEOUT_SECONDS', async () => {
     fleet.sims[0]!.configure({ hangBeforeHeaders: true, faultCount: 1 });
