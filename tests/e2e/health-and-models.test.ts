@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
 import { expectedTokens, startSimulator, type SimulatorHandle } from '@infergate/sim';
 import { chat, health, startDispatcher, STARTUP_MS, waitForBackend } from '../support/gate.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
@@ -49,6 +50,28 @@ describe('(f) model routing', () => {
     expect(answers.filter((a) => a.status !== 200 || a.content !== expectedTokens(3)).map((a) => a.body)).toEqual([]);
     // alpha's three names went to alpha; beta, beta-chat and no model at all (DEFAULT_MODEL) to beta.
     expect([alpha.stats().completed - before[0]!, beta.stats().completed - before[1]!]).toEqual([12, 12]);
+  });
+
+  it('shows the status line of a stream whose engine answers before its first token (vLLM), without waiting for that token', async () => {
+    const ttftMs = 800;
+    beta.configure({ ttftMs });
+    try {
+      const started = performance.now();
+      const res = await request(`${ingress.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'beta', stream: true, max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      const headersAt = performance.now() - started;
+      let firstBytesAt = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) if (firstBytesAt === 0 && chunk.length > 0) firstBytesAt = performance.now() - started;
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+      expect(firstBytesAt).toBeGreaterThan(ttftMs);
+      expect(headersAt).toBeLessThan(firstBytesAt - ttftMs / 2);
+    } finally {
+      beta.configure({ ttftMs: 5 });
+    }
   });
 
   it('answers an unknown model at once with an OpenAI-style 404', async () => {
