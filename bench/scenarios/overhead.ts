@@ -14,6 +14,8 @@ import { figure, type Panel } from '../lib/svg.js';
 
 /** The issue's anchor engine: 20 ms to the first token, 32 tokens at 5 ms, never queueing. */
 export const OVERHEAD_ENGINE: EngineSpec = { slots: 256, ttftMs: 20, itlMs: 5, tokens: 32 };
+/** About a thousand requests per arm before anything is measured. */
+const WARM_UP = { streams: 64, ms: 3_000 };
 
 export interface Added {
   readonly ttftP50: number;
@@ -57,7 +59,7 @@ export async function overheadScenario(options: { durationMs: number; closedLoop
     // compiled its per-request path long ago; a few dozen requests would
     // leave it interpreted, and the 1-stream point, measured first, would
     // time start-up rather than the gateway.
-    await eachArm(setup.arms, (c) => c.closedLoop(64, 3_000));
+    await eachArm(setup.arms, (c) => c.closedLoop(WARM_UP.streams, WARM_UP.ms));
     idle = await idleCores(setup.arms, 2_000);
     const points = [
       ...options.closedLoop.map((level) => ({ loop: 'closed' as const, level })),
@@ -98,7 +100,7 @@ export function overheadSection(r: OverheadResult): string[] {
   return [
     `## Added latency: ${ran.join(' vs. ')} (same run)`,
     '',
-    `Simulated llama.cpp engine: ${e.ttftMs} ms to first token, ${e.tokens} tokens at ${e.itlMs} ms, ${e.slots} slots, so it never queues; each arm has an identical engine of its own. nginx is a plain reverse proxy (unbuffered, HTTP/1.1 keep-alive upstream). ${r.durationMs / 1000} s per arm and load. Times in ms: TTFT = to the first body byte of a streamed chat completion; ITL = mean gap between SSE events; added = minus direct at the same load. Columns list the arms as ${ran.join(' / ')}; infergate's added figures in bold. p99 of the small closed-loop samples is noisy.`,
+    `Simulated llama.cpp engine: ${e.ttftMs} ms to first token, ${e.tokens} tokens at ${e.itlMs} ms, ${e.slots} slots, so it never queues; each arm has an identical engine of its own. nginx is a plain reverse proxy (unbuffered, HTTP/1.1 keep-alive upstream). ${r.durationMs / 1000} s per arm and load, after ${WARM_UP.ms / 1000} s of ${WARM_UP.streams} streams to warm each arm. Times in ms: TTFT = to the first body byte of a streamed chat completion; ITL = mean gap between SSE events; added = minus direct at the same load. Columns list the arms as ${ran.join(' / ')}; infergate's added figures in bold. p99 of the small closed-loop samples is noisy.`,
     '',
     ...table(
       ['load', 'requests', 'TTFT p50', `added p50 (${proxies.join(' / ')})`, 'TTFT p99', `added p99 (${proxies.join(' / ')})`, 'ITL p50', 'failed'],
