@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { knownVariables, loadConfig } from '@infergate/shared';
+import { RUNTIME_ENV } from '@infergate/stack';
 
 /*
  * What can be checked of the deployment files without a Docker engine or a
@@ -278,6 +279,13 @@ describe('infra/docker/Dockerfile', () => {
       expect(healthcheck, role).toContain(`http://127.0.0.1:${probes[role]}`);
     }
     expect(instruction(stages, 'sim', 'CMD')).toContain('"--port", "8080"');
+  });
+
+  it('sets the process environment that services started as plain processes get too', () => {
+    const env = Object.fromEntries(
+      [...stages.get('runtime')!.lines.filter((l) => l.startsWith('ENV ')).join(' ').matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]),
+    );
+    expect(env).toMatchObject(RUNTIME_ENV);
   });
 
   it('runs as a non-root user on Node 22 slim', () => {
