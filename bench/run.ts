@@ -59,6 +59,7 @@ const loadBefore = loadavg();
 const overhead = await phase('overhead', () =>
   overheadScenario({
     durationMs: quick ? 2_000 : 4_000,
+    minRequests: quick ? 0 : 100,
     closedLoop: [1, 16, 64],
     openLoop: quick ? [50] : [50, 150, 300],
   }),

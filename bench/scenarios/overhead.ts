@@ -36,6 +36,8 @@ export interface OverheadRow {
 export interface OverheadResult {
   readonly engine: EngineSpec;
   readonly durationMs: number;
+  /** Closed-loop points last at least as long as this many requests take. */
+  readonly minRequests: number;
   readonly rows: OverheadRow[];
   /** CPU cores each proxy's processes use with no load, which weighs on the per-event figures of light loads. */
   readonly idleCores: Partial<Record<ArmName, Record<string, number>>>;
@@ -50,7 +52,17 @@ function added(arm: ArmFigures, direct: ArmFigures): Added {
   };
 }
 
-export async function overheadScenario(options: { durationMs: number; closedLoop: number[]; openLoop: number[] }): Promise<OverheadResult> {
+/**
+ * How long a closed-loop point runs: `durationMs`, or longer where that would
+ * give fewer than `minRequests` requests (one stream finishes only ~20 in
+ * 4 s, too few for a steady median, let alone a p99).
+ */
+function closedLoopMs(level: number, durationMs: number, minRequests: number): number {
+  const answerMs = OVERHEAD_ENGINE.ttftMs + OVERHEAD_ENGINE.tokens * OVERHEAD_ENGINE.itlMs;
+  return Math.max(durationMs, Math.ceil(minRequests / level) * answerMs);
+}
+
+export async function overheadScenario(options: { durationMs: number; minRequests: number; closedLoop: number[]; openLoop: number[] }): Promise<OverheadResult> {
   const setup = await startArms({ engine: OVERHEAD_ENGINE, clientTokens: OVERHEAD_ENGINE.tokens });
   const rows: OverheadRow[] = [];
   let idle: OverheadResult['idleCores'] = {};
@@ -66,7 +78,10 @@ export async function overheadScenario(options: { durationMs: number; closedLoop
       ...options.openLoop.map((level) => ({ loop: 'open' as const, level })),
     ];
     for (const p of points) {
-      const load: Load = p.loop === 'closed' ? (c) => c.closedLoop(p.level, options.durationMs) : (c) => c.openLoop(p.level, options.durationMs);
+      const load: Load =
+        p.loop === 'closed'
+          ? (c) => c.closedLoop(p.level, closedLoopMs(p.level, options.durationMs, options.minRequests))
+          : (c) => c.openLoop(p.level, options.durationMs);
       const arms = await eachArm(setup.arms, load);
       const direct = arms.direct!;
       rows.push({
@@ -83,7 +98,7 @@ export async function overheadScenario(options: { durationMs: number; closedLoop
   } finally {
     await setup.stop();
   }
-  return { engine: OVERHEAD_ENGINE, durationMs: options.durationMs, rows, idleCores: idle, notes: setup.notes };
+  return { engine: OVERHEAD_ENGINE, durationMs: options.durationMs, minRequests: options.minRequests, rows, idleCores: idle, notes: setup.notes };
 }
 
 const ARMS: readonly ArmName[] = ['direct', 'nginx', 'infergate'];
@@ -100,7 +115,7 @@ export function overheadSection(r: OverheadResult): string[] {
   return [
     `## Added latency: ${ran.join(' vs. ')} (same run)`,
     '',
-    `Simulated llama.cpp engine: ${e.ttftMs} ms to first token, ${e.tokens} tokens at ${e.itlMs} ms, ${e.slots} slots, so it never queues; each arm has an identical engine of its own. nginx is a plain reverse proxy (unbuffered, HTTP/1.1 keep-alive upstream). ${r.durationMs / 1000} s per arm and load, after ${WARM_UP.ms / 1000} s of ${WARM_UP.streams} streams to warm each arm. Times in ms: TTFT = to the first body byte of a streamed chat completion; ITL = mean gap between SSE events; added = minus direct at the same load. Columns list the arms as ${ran.join(' / ')}; infergate's added figures in bold. p99 of the small closed-loop samples is noisy.`,
+    `Simulated llama.cpp engine: ${e.ttftMs} ms to first token, ${e.tokens} tokens at ${e.itlMs} ms, ${e.slots} slots, so it never queues; each arm has an identical engine of its own. nginx is a plain reverse proxy (unbuffered, HTTP/1.1 keep-alive upstream). ${r.durationMs / 1000} s per arm and load (a closed loop at least as long as ${r.minRequests} requests take: ${closedLoopMs(1, r.durationMs, r.minRequests) / 1000} s at 1 stream), after ${WARM_UP.ms / 1000} s of ${WARM_UP.streams} streams to warm each arm. Times in ms: TTFT = to the first body byte of a streamed chat completion; ITL = mean gap between SSE events; added = minus direct at the same load. Columns list the arms as ${ran.join(' / ')}; infergate's added figures in bold. p99 of the small closed-loop samples is noisy.`,
     '',
     ...table(
       ['load', 'requests', 'TTFT p50', `added p50 (${proxies.join(' / ')})`, 'TTFT p99', `added p99 (${proxies.join(' / ')})`, 'ITL p50', 'failed'],
