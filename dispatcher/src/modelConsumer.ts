@@ -49,6 +49,9 @@ interface Fetch {
   readonly worker: Worker<InferenceJob>;
   readonly token: string;
   readonly job: Promise<Job<InferenceJob> | undefined>;
+  readonly since: number;
+  /** Stops waiting for `job`: the fetch resolves with nothing. */
+  readonly abandon: () => void;
 }
 
 /**
@@ -69,10 +72,8 @@ export class ModelConsumer {
   private loop: Promise<void> | undefined;
   private lockTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
-  private fetchingSince: number | undefined;
   private failingSince: number | undefined;
   private current: Fetch | undefined;
-  private abandonFetch: (() => void) | undefined;
   private blockingStatus: () => string | undefined = () => undefined;
   private blockingLiveAt = Date.now();
   private nodeLostAt = 0;
@@ -177,17 +178,13 @@ export class ModelConsumer {
   /** BullMQ's blocking fetch, given up on when the liveness check replaces its worker. */
   private async fetch(worker: Worker<InferenceJob>, token: string): Promise<Job<InferenceJob> | undefined> {
     const job = worker.getNextJob(token, { block: true });
-    const abandoned = new Promise<undefined>((resolve) => {
-      this.abandonFetch = () => resolve(undefined);
-    });
-    this.current = { worker, token, job };
-    this.fetchingSince = Date.now();
+    let abandon!: () => void;
+    const abandoned = new Promise<undefined>((resolve) => (abandon = () => resolve(undefined)));
+    this.current = { worker, token, job, since: Date.now(), abandon };
     try {
       return await Promise.race([job, abandoned]);
     } finally {
       this.current = undefined;
-      this.fetchingSince = undefined;
-      this.abandonFetch = undefined;
     }
   }
 
@@ -213,8 +210,9 @@ export class ModelConsumer {
     // Unknown until the worker has connected; a fetch cannot outlive that unnoticed.
     if (status === undefined || status === 'ready' || status === 'connect') this.blockingLiveAt = now;
     const fetchLimit = now - this.nodeLostAt < NODE_LOSS_WINDOW_MS ? STUCK_AFTER_NODE_LOSS_MS : STUCK_AFTER_MS;
-    if (this.fetchingSince !== undefined && now - this.fetchingSince > fetchLimit) {
-      this.replaceWorker(`blocking fetch has not returned for ${now - this.fetchingSince} ms`);
+    const fetching = this.current;
+    if (fetching && now - fetching.since > fetchLimit) {
+      this.replaceWorker(`blocking fetch has not returned for ${now - fetching.since} ms`);
     } else if (this.failingSince !== undefined && now - this.failingSince > STUCK_AFTER_MS) {
       this.replaceWorker(`fetches have failed for ${now - this.failingSince} ms`);
     } else if (now - this.blockingLiveAt > STUCK_AFTER_MS) {
@@ -229,8 +227,9 @@ export class ModelConsumer {
     this.worker = this.createWorker();
     void this.worker.startStalledCheckTimer().catch(() => undefined);
     this.retired.add(old);
-    if (this.current?.worker === old) this.returnLateJob(this.current);
-    this.abandonFetch?.();
+    const fetching = this.current;
+    if (fetching?.worker === old) this.returnLateJob(fetching);
+    fetching?.abandon();
     this.closeIfRetired(old);
   }
 

@@ -83,8 +83,7 @@ export class ReplyPublisher {
   private push(item: Pending): void {
     if (this.failure !== undefined) return;
     if (this.canJoin(item)) {
-      this.frames.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
-      this.lastKind = item.kind;
+      this.publish(item);
       if (item.kind === FrameKind.data) this.dataInFlight = this.last;
     } else if (this.queue.length > 0 || (item.kind === FrameKind.data && this.dataInFlight !== undefined)) {
       this.queue.push(item);
@@ -102,14 +101,19 @@ export class ReplyPublisher {
     );
   }
 
+  /** Queues one frame on the channel; resolves when the message it travels in is acknowledged. */
+  private publish(item: Pending): Promise<number> {
+    this.lastKind = item.kind;
+    return this.frames.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
+  }
+
   private send(items: Pending[]): void {
     this.outstanding++;
     this.lastSentAt = Date.now();
     let message: Promise<number> | undefined;
     let carriesData = false;
     for (const item of coalesce(items)) {
-      message = this.frames.publish(this.channel, encodeFrame(item.kind, this.rid, this.seq++, item.payload));
-      this.lastKind = item.kind;
+      message = this.publish(item);
       carriesData ||= item.kind === FrameKind.data;
     }
     const sent = message!;

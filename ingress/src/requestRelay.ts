@@ -68,7 +68,6 @@ export class RequestRelay implements FrameSink {
   private chunkGaps: ChunkGaps | undefined;
   private dispatcher: string | undefined;
   private status = 0;
-  private headerFlushPending = false;
 
   constructor(
     private readonly res: ServerResponse,
@@ -122,7 +121,6 @@ export class RequestRelay implements FrameSink {
         this.writeHead(frame.payload);
         break;
       case FrameKind.data:
-        this.headerFlushPending = false;
         this.bytes += frame.payload.length;
         this.countChunk();
         this.res.write(frame.payload);
@@ -179,14 +177,12 @@ export class RequestRelay implements FrameSink {
     // a head that came with its first bytes (the usual case: frames ready
     // together travel in one message) leaves with them in one write: sent
     // alone, it costs the client a wake-up before the first token.
-    this.headerFlushPending = true;
-    queueMicrotask(this.flushHeadersIfPending);
+    queueMicrotask(this.flushLoneHead);
   }
 
-  private readonly flushHeadersIfPending = (): void => {
-    if (!this.headerFlushPending || this.phase === 'done') return;
-    this.headerFlushPending = false;
-    this.res.flushHeaders();
+  /** Sends the head now unless body bytes (which carried it) or the end came in the same message. */
+  private readonly flushLoneHead = (): void => {
+    if (this.chunks === 0 && this.phase !== 'done') this.res.flushHeaders();
   };
 
   private async queueDeadlinePassed(): Promise<void> {
