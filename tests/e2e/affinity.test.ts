@@ -23,6 +23,7 @@ const MODEL = 'affinity-model';
 const MAX_WAIT_MS = 2_000;
 const MAIN_KEY = 'main-key-0123456789abcdef';
 const SOLO_KEY = 'solo-key-0123456789abcdef';
+const ADMIN_KEY = 'admin-key-0123456789abcdef';
 
 let fleet: TestFleet;
 let clients: OpenAI[];
@@ -35,6 +36,7 @@ beforeAll(async () => {
     dispatcherEnv: { ...FAST_POLL, JOB_LOCK_SECONDS: '2', STALLED_CHECK_SECONDS: '1' },
     ingressEnv: {
       API_KEYS: `main:${MAIN_KEY},solo:${SOLO_KEY}`,
+      ADMIN_API_KEY: ADMIN_KEY,
       KEY_POLICIES: JSON.stringify({ solo: { concurrent: 1 } }),
       AFFINITY_MAX_WAIT_MS: String(MAX_WAIT_MS),
       // The default 2 ms budget is for a quiet Redis; this machine is shared.
@@ -198,6 +200,14 @@ describe('cache affinity', () => {
       messages.push({ role: 'user', content: 'this one is cancelled' });
       const pending = solo.chat.completions.create({ model: MODEL, messages, max_tokens: 4 }, { signal: abort.signal }).catch((err: Error) => err);
       await waitFor(async () => (await homeLane.getJobCountByTypes('waiting', 'prioritized')) === 1, 5_000, 'job in the lane');
+      // Operators see the lane and the job in it.
+      const admin = (path: string) => fetch(`${fleet.ingresses[1]!.url}/admin/api${path}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }).then((r) => r.json());
+      const queues = (await admin('/queues')) as { data: Array<{ model: string; lanes: Array<{ dispatcher: string; counts: Record<string, number> }> }> };
+      const lanes = queues.data.find((q) => q.model === MODEL)!.lanes;
+      expect(lanes.map((l) => l.dispatcher)).toEqual(['d0', 'd1', 'd2']);
+      expect(lanes.find((l) => l.dispatcher === `d${home}`)!.counts.waiting + lanes.find((l) => l.dispatcher === `d${home}`)!.counts.prioritized).toBe(1);
+      const jobs = (await admin(`/queues/${MODEL}/jobs`)) as { data: Array<{ lane: string | null; keyId: string | null }> };
+      expect(jobs.data).toEqual([expect.objectContaining({ lane: `d${home}`, keyId: 'solo' })]);
       abort.abort();
       expect(await pending).toBeInstanceOf(Error);
       await waitFor(async () => (await homeLane.getJobCountByTypes('waiting', 'prioritized', 'active')) === 0, 5_000, 'lane empty');
