@@ -12,3 +12,4 @@ export * from './protocol/registry.js';
 export * from './inspection/index.js';
 export * from './security/index.js';
 export * from './affinity/index.js';
+export * from './redis/queueCache.js';

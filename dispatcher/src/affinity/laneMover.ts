@@ -1,5 +1,5 @@
 import { Queue, type Job } from 'bullmq';
-import { inferenceJobOptions, isInferenceJob, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
+import { inferenceJobOptions, isInferenceJob, QueueCache, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
 
 /** The lane states a job no live worker holds can be in. */
 const MOVABLE_STATES = ['waiting', 'prioritized', 'delayed', 'active'] as const;
@@ -20,21 +20,17 @@ export interface MoveCounts {
  * ingress at the steal bound, every surviving dispatcher) never duplicate it.
  */
 export class LaneMover {
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues: QueueCache;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly names: RedisNames,
-  ) {}
+  ) {
+    this.queues = new QueueCache((name) => new Queue(name, { connection: redis, prefix: names.bullPrefix }));
+  }
 
-  queue(name: string): Queue {
-    let q = this.queues.get(name);
-    if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.names.bullPrefix });
-      q.on('error', () => undefined);
-      this.queues.set(name, q);
-    }
-    return q;
+  private queue(name: string): Queue {
+    return this.queues.get(name);
   }
 
   /** Every movable job of `dispatcher`'s lane for `model`. */
@@ -76,7 +72,7 @@ export class LaneMover {
     await this.redis.srem(this.names.laneSet(model), dispatcher);
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  close(): Promise<void> {
+    return this.queues.close();
   }
 }
