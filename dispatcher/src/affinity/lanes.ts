@@ -94,6 +94,9 @@ export class AffinityLanes {
     try {
       const live = new Set(await this.redis.zrangebyscore(this.names.dispatcherIndex, Date.now() - this.settings.heartbeatTtlMs, '+inf'));
       for (const model of this.consumers.keys()) {
+        // Re-asserted every round: a peer that took this dispatcher for dead
+        // (a pause longer than the heartbeat TTL) has forgotten its lane.
+        await this.redis.sadd(this.names.laneSet(model), this.settings.dispatcherId);
         for (const owner of await this.redis.smembers(this.names.laneSet(model))) {
           if (live.has(owner) || owner === this.settings.dispatcherId) continue;
           const counts = await this.mover.moveLane(model, owner);
