@@ -4,6 +4,8 @@ export * from './logger.js';
 export * from './redis/connection.js';
 export * from './redis/names.js';
 export * from './redis/pubsub.js';
+export * from './redis/connectionErrors.js';
+export * from './observability/internalFailures.js';
 export * from './protocol/job.js';
 export * from './protocol/frames.js';
 export * from './protocol/control.js';
