@@ -9,6 +9,8 @@ export * from './observability/internalFailures.js';
 export * from './protocol/job.js';
 export * from './protocol/frames.js';
 export * from './protocol/control.js';
+export * from './protocol/stopReason.js';
+export * from './protocol/jobFate.js';
 export * from './http-headers.js';
 export * from './protocol/registry.js';
 export * from './inspection/index.js';
