@@ -4,6 +4,7 @@ import type { ConnectionOptions } from 'bullmq';
 import {
   createRedis,
   createSubscriber,
+  ErrorEpisode,
   internalFailures,
   logConnectionErrors,
   redisNames,
@@ -57,7 +58,10 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
   // Wrong credentials or an unreachable Redis stop start-up with a clear message, not endless retries.
   await waitReady(commands);
   const control = createSubscriber(subscriber);
-  control.onLoss((reason) => log.warn({ reason }, 'control channel interrupted; cancels sent meanwhile are lost'));
+  // Lost again on every reconnect attempt while Redis is away: one warning per outage.
+  const controlLoss = new ErrorEpisode(log, 'control channel interrupted; cancels sent meanwhile are lost', {}, 'control channel restored');
+  control.onLoss((reason) => controlLoss.error(reason));
+  subscriber.on('ready', () => controlLoss.recovered());
   const { engine, kind, adapter } = await connectEngine(config, log);
   const gate = new CapacityGate();
   const shutdown = new Shutdown(config.DRAIN_TIMEOUT_SECONDS * 1000, log);
