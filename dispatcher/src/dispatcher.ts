@@ -100,7 +100,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       fates,
       failures,
       logger: log,
-      run: {
+      runContext: {
         engine,
         dispatcherId: id,
         backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,

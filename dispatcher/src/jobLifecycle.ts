@@ -19,7 +19,7 @@ export interface LifecycleParts {
   readonly monitor: EngineMonitor;
   readonly running: RunningJobs;
   readonly fates: JobFates;
-  readonly run: RunContext;
+  readonly runContext: RunContext;
   readonly failures: InternalFailures<DispatcherOperation>;
   readonly logger: Logger;
 }
@@ -77,7 +77,7 @@ export class JobLifecycle {
     const { metrics, monitor, running } = this.parts;
     const abort = running.begin(data.rid);
     try {
-      const outcome = await runJob(data, abort, job.attemptsStarted >= this.settings.maxAttempts, this.parts.run);
+      const outcome = await runJob(data, abort, job.attemptsStarted >= this.settings.maxAttempts, this.parts.runContext);
       metrics.finished(model, outcome.kind);
       if (outcome.kind === 'retry') {
         this.parts.logger.warn({ rid: data.rid, reason: outcome.reason, attempt: job.attemptsStarted }, 'engine failed before answering; job returned to the queue');
