@@ -51,8 +51,8 @@ export class LaneMover {
   async requeue(job: Job<InferenceJob>): Promise<boolean> {
     const data: unknown = job.data;
     if (!isInferenceJob(data)) return false;
-    // Its client may have cancelled while the job was between the queues, or already seen bytes.
-    if ((await this.redis.exists(this.names.startedFlag(data.rid))) === 1) return false;
+    // Its client may have cancelled while the job was between the queues, or already seen bytes (its fate is set).
+    if ((await this.redis.exists(this.names.jobFate(data.rid))) === 1) return false;
     const moved: InferenceJob = { ...data, affinity: { ...data.affinity, blocks: data.affinity?.blocks ?? [], moved: true } };
     await this.queue(this.names.queueName(data.model)).add('request', moved, inferenceJobOptions(data.rid, job.priority));
     return true;
