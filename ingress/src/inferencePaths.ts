@@ -1,5 +1,4 @@
 import { ConfigError, isSafeEnginePath } from '@infergate/shared';
-import { isSelfGuardedPath, PROBE_PATHS } from './auth/paths.js';
 
 /*
  * The engine paths an ingress forwards (POST only), per engine kind, from
@@ -46,8 +45,9 @@ const GROUPS: Readonly<Record<Group, readonly string[]>> = {
   defaults: [...ENGINE_PATHS.llamacpp, ...ENGINE_PATHS.vllm],
 };
 
-/** The ingress's own routes; forwarding one of them would shadow it. */
-const isOwnRoute = (path: string) => PROBE_PATHS.has(path) || path === '/v1/models' || isSelfGuardedPath(path);
+/** The ingress's own routes (probes, models, metrics, the operator surface); forwarding one would shadow it. */
+const OWN_ROUTES: ReadonlySet<string> = new Set(['/health', '/livez', '/readyz', '/v1/models', '/metrics', '/admin']);
+const isOwnRoute = (path: string) => OWN_ROUTES.has(path) || path.startsWith('/admin/');
 
 /** Static segments, or Fastify's `:param` and a trailing `*`, for operators who forward more. */
 const ROUTE_SYNTAX = /^(\/(?:[A-Za-z0-9_.~-]+|:[A-Za-z0-9_]+))+(\/\*)?$/;

@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, gatewayError, isGatewayError, loadConfig, PRIORITY_CLASSES, type Env } from '@infergate/shared';
@@ -152,16 +152,22 @@ describe('JWT with a local JWKS', () => {
 });
 
 describe('the onRequest hook', () => {
+  /** Probes and self-guarded routes at the root, the client API in a scope with the hook, as buildApp composes them. */
   async function app(env: Env) {
     const a = Fastify();
     a.setErrorHandler((err, _req, reply) => {
       const g = isGatewayError(err) ? err : gatewayError('internal');
       void reply.code(g.status).send(g.toBody());
     });
-    registerAuth(a, await authenticator(env));
-    for (const path of ['/health', '/livez', '/readyz', '/v1/models', '/metrics', '/admin', '/admin/api/jobs', '/administrator']) {
-      a.get(path, async (request) => ({ principal: request.principal?.id ?? null }));
-    }
+    const auth = await authenticator(env);
+    a.decorateRequest('principal', null);
+    const principal = async (request: FastifyRequest) => ({ principal: request.principal?.id ?? null });
+    for (const path of ['/health', '/livez', '/readyz', '/metrics', '/admin', '/admin/api/jobs']) a.get(path, principal);
+    await a.register(async (scope) => {
+      registerAuth(scope, auth);
+      scope.setNotFoundHandler(async (_request, reply) => reply.code(404).send());
+      for (const path of ['/v1/models', '/administrator']) scope.get(path, principal);
+    });
     return a;
   }
 
