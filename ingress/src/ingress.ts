@@ -21,7 +21,7 @@ import { KeyLimiter } from './limits/index.js';
 import { IngressMetrics } from './metrics.js';
 import { RegistryView } from './registryView.js';
 import { ReplyRouter } from './replyRouter.js';
-import { drainOpenResponses } from './drain.js';
+import { drainOpenResponses } from './shutdownDrain.js';
 import { InternalFailures } from './internalFailures.js';
 import { RedisCancelPublisher } from './cancelPublisher.js';
 import { watchRedisConnection } from './redisConnectionWatch.js';

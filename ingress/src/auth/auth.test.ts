@@ -3,7 +3,6 @@ import Fastify, { type FastifyRequest } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, gatewayError, isGatewayError, loadConfig, PRIORITY_CLASSES, type Env } from '@infergate/shared';
-import { forwardPaths } from '../inferencePaths.js';
 import { Authenticator } from './authenticator.js';
 import { registerAuth } from './hook.js';
 
@@ -187,6 +186,10 @@ describe('the onRequest hook', () => {
 });
 
 describe('FORWARD_PATHS', () => {
+  /** The forwarded paths the config schema resolves, or its ConfigError. */
+  const forwardPaths = (entries: readonly string[]) =>
+    loadConfig('ingress', { ALLOW_OPEN_ACCESS: 'true', FORWARD_PATHS: entries.join(',') }).FORWARD_PATHS;
+
   it('defaults to both engines’ inference paths and none of their admin routes', () => {
     const paths = forwardPaths(['defaults']);
     expect(paths).toContain('/v1/chat/completions');

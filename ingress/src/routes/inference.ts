@@ -7,7 +7,6 @@ import { Admission } from '../inference/admission.js';
 import { ClientPresence } from '../inference/clientPresence.js';
 import { inferenceJob } from '../inference/inferenceJob.js';
 import { openRelay } from '../inference/relayWiring.js';
-import { forwardPaths } from '../inferencePaths.js';
 import { registerForwardTargetGuard } from '../limits/index.js';
 import { routingFields } from '../requestBody.js';
 import { modelsRoute } from './health.js';
@@ -49,7 +48,8 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
     }
   }
 
-  for (const path of forwardPaths(config.FORWARD_PATHS)) app.post(path, handle);
+  // Resolved, and checked at start-up, by the config schema.
+  for (const path of config.FORWARD_PATHS) app.post(path, handle);
 }
 
 /**
