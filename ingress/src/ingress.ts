@@ -43,11 +43,11 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   const target = redisTarget(config);
   const commands = createRedis(target, 'command', `ig-ingress-${ingressId}`);
   const subscriber = createRedis(target, 'subscriber', `ig-ingress-reply-${ingressId}`);
-  // The queue gauges read the queues below when Prometheus scrapes, long after start-up.
+  // The probes read the router, registry and queues below when Prometheus scrapes, long after start-up.
   const metrics = new IngressMetrics({
     openRequests: () => router.open,
-    models: () => registry.knownModels,
-    liveDispatchers: () => registry.live.length,
+    models: (): ReadonlySet<string> => registry.knownModels,
+    liveDispatchers: (): number => registry.live.length,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
     inspector: new QueueInspector(commands, (model): Queue => queues.queue(model)),
   });
@@ -62,7 +62,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     names,
     { refreshMs: REGISTRY_REFRESH_MS, heartbeatTtlMs: config.HEARTBEAT_TTL_SECONDS * 1000 },
     { defaultModel: config.DEFAULT_MODEL, unknownModel: config.UNKNOWN_MODEL },
-    log,
+    failures,
   );
   await registry.start();
   const queues = new JobQueues(commands, names, failures);

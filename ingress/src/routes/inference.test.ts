@@ -103,7 +103,8 @@ async function fleetServing(model: string): Promise<RegistryView> {
     zrangebyscore: async (key: string) => (key === names.modelIndex ? [model, String(Date.now())] : []),
     mget: async () => [],
   } as unknown as RedisClient;
-  const view = new RegistryView(redis, names, { refreshMs: 60_000, heartbeatTtlMs: 60_000 }, { defaultModel: undefined, unknownModel: 'reject' }, silent);
+  const failures = new InternalFailures(silent, { internalFailure: () => undefined });
+  const view = new RegistryView(redis, names, { refreshMs: 60_000, heartbeatTtlMs: 60_000 }, { defaultModel: undefined, unknownModel: 'reject' }, failures);
   await view.refresh();
   return view;
 }
