@@ -28,3 +28,8 @@ export function asGatewayError(err: FastifyError | Error): GatewayError {
 export function sendError(request: FastifyRequest, reply: FastifyReply, g: GatewayError): void {
   void reply.code(g.status).headers(errorHeaders(g, request.id)).send(g.toBody());
 }
+
+/** The not-found handler of every scope that has one: the catalog's 404 naming the path, never its query. */
+export function answerUnknownPath(request: FastifyRequest, reply: FastifyReply): void {
+  sendError(request, reply, gatewayError('unsupported_path', `Unknown or forbidden path: ${request.method} ${request.url.split('?')[0]}`));
+}

@@ -3,6 +3,7 @@ import { QueueInspector } from '@infergate/shared';
 import { adminApi } from '../admin/adminApi.js';
 import { AdminKey } from '../admin/adminKey.js';
 import type { IngressContext } from '../context.js';
+import { answerUnknownPath } from '../frameworkErrors.js';
 
 /**
  * The operator surface: the JSON API under `/admin/api` and the queue UI under
@@ -21,6 +22,8 @@ export async function adminRoutes(app: FastifyInstance, ctx: IngressContext): Pr
   await app.register(
     async (scope) => {
       scope.addHook('onRequest', adminKey.guard());
+      // Behind the admin key, not the client API's credentials: an operator's typo is a 404.
+      scope.setNotFoundHandler(answerUnknownPath);
       await adminApi(scope, ctx, operator, inspector);
     },
     { prefix: '/admin/api' },

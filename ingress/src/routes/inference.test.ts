@@ -19,7 +19,7 @@ import {
   type RedisClient,
 } from '@infergate/shared';
 import { buildApp } from '../app.js';
-import type { CancelPublisher, IngressContext, JobSubmitter, Limiter, ReplyRoutes } from '../context.js';
+import type { CancelPublisher, IngressContext, JobSubmitter, Limiter, OperatorAccess, ReplyRoutes } from '../context.js';
 import { DrainRate } from '../drainRate.js';
 import { InternalFailures } from '../internalFailures.js';
 import { IngressMetrics } from '../metrics.js';
@@ -127,7 +127,7 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
-async function harness(env: Env = {}, depth = 0): Promise<Harness> {
+async function harness(env: Env = {}, depth = 0, operator?: OperatorAccess): Promise<Harness> {
   const config = loadConfig('ingress', { API_KEYS: `tenant-a:${KEY}`, ...env });
   const jobs = new FakeJobs();
   const router = new FakeRouter();
@@ -157,6 +157,7 @@ async function harness(env: Env = {}, depth = 0): Promise<Harness> {
     limiter,
     metrics,
     redisReady: () => true,
+    ...(operator ? { operator } : {}),
     draining: false,
     onSettled(_request, model, outcome) {
       settled.push({ model, outcome });
@@ -332,5 +333,33 @@ describe('the queue-wait deadline', () => {
     expect(res.json().error.code).toBe('redis_unavailable');
     const rid = h.jobs.enqueued[0]!.job.rid;
     expect(h.cancels.cancels).toEqual([{ rid, reason: 'redis_unavailable' }]);
+  });
+});
+
+describe('each surface with its own hooks', () => {
+  const ADMIN_KEY = 'admin-key-0123456789abcdef';
+  /** The operator surface is built but never reaches Redis in these requests. */
+  const unreachable: OperatorAccess = {
+    commands: {} as RedisClient,
+    queue: () => {
+      throw new Error('no queue is read here');
+    },
+  };
+
+  it('asks probes for nothing, the client API for a client key, the operator surface for the admin key', async () => {
+    const h = await harness({ ADMIN_API_KEY: ADMIN_KEY }, 0, unreachable);
+    const status = async (method: 'GET' | 'POST', url: string, headers: Record<string, string> = {}) =>
+      (await h.app.inject({ method, url, headers })).statusCode;
+    expect(await status('GET', '/livez')).toBe(200);
+    expect(await status('GET', '/readyz')).toBe(200);
+    expect(await status('GET', '/v1/models')).toBe(401);
+    expect(await status('GET', '/v1/models', { authorization: `Bearer ${KEY}` })).toBe(200);
+    expect(await status('GET', '/v1/models', { authorization: `Bearer ${ADMIN_KEY}` })).toBe(401);
+    // An unknown path is the client API's: it needs a client key before it is a 404.
+    expect(await status('POST', '/v1/nowhere')).toBe(401);
+    expect(await status('POST', '/v1/nowhere', { authorization: `Bearer ${KEY}` })).toBe(404);
+    // Under /admin/api the admin key decides, and a typo behind it is a 404.
+    expect(await status('GET', '/admin/api/nowhere', { authorization: `Bearer ${KEY}` })).toBe(401);
+    expect(await status('GET', '/admin/api/nowhere', { authorization: `Bearer ${ADMIN_KEY}` })).toBe(404);
   });
 });

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { gatewayError } from '@infergate/shared';
 import { registerAuth, type Authenticator } from '../auth/index.js';
 import type { IngressContext } from '../context.js';
-import { sendError } from '../frameworkErrors.js';
+import { answerUnknownPath } from '../frameworkErrors.js';
 import { Admission } from '../inference/admission.js';
 import { ClientPresence } from '../inference/clientPresence.js';
 import { inferenceJob } from '../inference/inferenceJob.js';
@@ -62,9 +62,7 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
 export async function clientApi(app: FastifyInstance, ctx: IngressContext, authenticator: Authenticator): Promise<void> {
   registerForwardTargetGuard(app);
   registerAuth(app, authenticator);
-  app.setNotFoundHandler((request, reply) => {
-    sendError(request, reply, gatewayError('unsupported_path', `Unknown or forbidden path: ${request.method} ${request.url.split('?')[0]}`));
-  });
+  app.setNotFoundHandler(answerUnknownPath);
   await modelsRoute(app, ctx);
   await inferenceRoutes(app, ctx);
 }
