@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, resolveFileVariables, type Env } from './env.js';
 import { checkRedisForm, commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
-import { observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
+import { checkMetricsGuard, observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
 import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
 
 export { ConfigError, type Env } from './env.js';
@@ -15,7 +15,7 @@ const allDispatcherFields = {
 };
 
 const schemas = {
-  ingress: z.object(allIngressFields).superRefine(checkRedisForm),
+  ingress: z.object(allIngressFields).superRefine(checkRedisForm).superRefine(checkMetricsGuard),
   dispatcher: z.object(allDispatcherFields).superRefine(checkRedisForm),
   stack: z.object({ ...commonFields, ...stackFields }).superRefine(checkRedisForm),
   common: z.object(commonFields).superRefine(checkRedisForm),
