@@ -60,6 +60,19 @@ describe('npm run sim', () => {
     expect(await cli.exit).toBe(1);
   });
 
+  it('takes the prompt-cache settings as flags', async () => {
+    const cli = startCli(['--kind', 'vllm', '--prefill-ms-per-token', '0.25', '--no-prefix-caching', '--enable-prompt-tokens-details']);
+    const url = urlOf(await cli.line);
+    expect(JSON.parse((await fetchRaw(url, '/__sim/config')).body)).toMatchObject({
+      prefillMsPerToken: 0.25,
+      prefixCaching: false,
+      promptTokensDetails: true,
+    });
+    const llama = startCli(['--slot-prompt-similarity', '0.5', '--prompt-cache-tokens', '100']);
+    const config = JSON.parse((await fetchRaw(urlOf(await llama.line), '/__sim/config')).body);
+    expect(config).toMatchObject({ kind: 'llamacpp', slotPromptSimilarity: 0.5, promptCacheTokens: 100, prefillMsPerToken: 0.3 });
+  });
+
   it('rejects a bad setting with its name and exit code 2', async () => {
     const cli = startCli(['--slots', 'zero']);
     expect(await cli.exit).toBe(2);

@@ -17,7 +17,7 @@ function usage(o: Outcome) {
     completion_tokens: o.completionTokens,
     prompt_tokens: o.promptTokens,
     total_tokens: o.promptTokens + o.completionTokens,
-    prompt_tokens_details: { cached_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: o.cachedTokens },
   };
 }
 
@@ -25,12 +25,13 @@ const perToken = (ms: number, n: number): number => (n > 0 ? ms / n : 0);
 const perSecond = (n: number, ms: number): number => (ms > 0 ? (1e3 * n) / ms : 0);
 
 function timings(o: Outcome) {
+  const processed = o.promptTokens - o.cachedTokens;
   return {
-    cache_n: 0,
-    prompt_n: o.promptTokens,
+    cache_n: o.cachedTokens,
+    prompt_n: processed,
     prompt_ms: o.promptMs,
-    prompt_per_token_ms: perToken(o.promptMs, o.promptTokens),
-    prompt_per_second: perSecond(o.promptTokens, o.promptMs),
+    prompt_per_token_ms: perToken(o.promptMs, processed),
+    prompt_per_second: perSecond(processed, o.promptMs),
     predicted_n: o.completionTokens,
     predicted_ms: o.predictedMs,
     predicted_per_token_ms: perToken(o.predictedMs, o.completionTokens),

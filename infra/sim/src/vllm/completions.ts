@@ -13,13 +13,12 @@ import {
   type FinishReason,
   type InferenceJob,
   type InferenceRoute,
-  type ResponseMeta,
   type StreamOutput,
   type WholeOutput,
 } from '../inference.js';
-import { chatPrompt, promptTokens, type ChatMessage } from '../tokenizer.js';
+import { chatPrompt, idPrompt, promptTokens, textPrompt, type ChatMessage, type PromptSequence } from '../tokenizer.js';
 import { badRequest, error, failure, validationError } from './http.js';
-import { chatOutput, completionOutput, embeddingsOutput } from './render.js';
+import { chatOutput, completionOutput, embeddingsOutput, type VllmMeta } from './render.js';
 
 const EMBEDDING_DIMS = 64;
 /** CompletionRequest.max_tokens defaults to 16; chat has no default. */
@@ -48,8 +47,9 @@ function checkModel(env: SimEnv, body: Record<string, unknown>): Reply | undefin
   return error(404, 'NotFoundError', `The model \`${String(model)}\` does not exist.`);
 }
 
-function meta(env: SimEnv, prefix: string): ResponseMeta {
-  return { id: `${prefix}-${hexId()}`, created: unixSeconds(), model: env.config.modelId, style: env.config.tokenStyle };
+function meta(env: SimEnv, prefix: string): VllmMeta {
+  const { modelId, tokenStyle, promptTokensDetails } = env.config;
+  return { id: `${prefix}-${hexId()}`, created: unixSeconds(), model: modelId, style: tokenStyle, promptTokensDetails };
 }
 
 function capOf(body: Record<string, unknown>, keys: readonly string[], fallback?: number): number | undefined | Reply {
@@ -82,20 +82,22 @@ function contextError(maxLen: number, prompt: number, cap: number | undefined): 
 
 interface GenerationRequest {
   readonly body: Record<string, unknown>;
-  readonly promptTokens: number;
+  readonly prompt: PromptSequence;
   readonly cap: number | undefined;
   readonly output: (stream: boolean, finish: FinishReason, includeUsage: boolean) => StreamOutput | WholeOutput;
 }
 
 function job(env: SimEnv, g: GenerationRequest): InferenceJob | Reply {
   const { nCtx, tokens, tokenStyle } = env.config;
-  const refusal = checkModel(env, g.body) ?? contextError(nCtx, g.promptTokens, g.cap);
+  const promptTokens = g.prompt.tokens.length;
+  const refusal = checkModel(env, g.body) ?? contextError(nCtx, promptTokens, g.cap);
   if (refusal) return refusal;
-  const plan = planOutput(tokens, g.cap, nCtx - g.promptTokens);
+  const plan = planOutput(tokens, g.cap, nCtx - promptTokens);
   const stream = g.body.stream === true;
   const includeUsage = isRecord(g.body.stream_options) && g.body.stream_options.include_usage === true;
   return {
-    promptTokens: g.promptTokens,
+    promptTokens,
+    prompt: g.prompt,
     plan,
     tokenStyle,
     maxTokens: g.cap ?? -1,
@@ -123,7 +125,7 @@ export function chatRoute(env: SimEnv): InferenceRoute {
     if (isReply(cap)) return cap;
     return job(env, {
       body,
-      promptTokens: promptTokens(chatPrompt(body.messages as ChatMessage[])),
+      prompt: textPrompt(chatPrompt(body.messages as ChatMessage[])),
       cap,
       output: (stream, finish, usage) => chatOutput(meta(env, 'chatcmpl'), stream, finish, usage),
     });
@@ -137,10 +139,15 @@ export function completionRoute(env: SimEnv): InferenceRoute {
     const cap = capOf(body, ['max_tokens'], COMPLETION_DEFAULT_MAX_TOKENS);
     if (isReply(cap)) return cap;
     // Token ids count one each; a list of prompts (a batch in vLLM) is read as one text.
-    const tokens = typeof prompt === 'string' ? promptTokens(prompt) : prompt.every((x) => typeof x === 'number') ? prompt.length : promptTokens(prompt.join(''));
+    const sequence =
+      typeof prompt === 'string'
+        ? textPrompt(prompt)
+        : prompt.every((x) => typeof x === 'number')
+          ? idPrompt(prompt, env.vocab)
+          : textPrompt(prompt.join(''));
     return job(env, {
       body,
-      promptTokens: tokens,
+      prompt: sequence,
       cap,
       output: (stream, finish, usage) => completionOutput(meta(env, 'cmpl'), stream, finish, usage),
     });
