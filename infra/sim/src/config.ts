@@ -3,7 +3,7 @@
  * the embedding API, `POST /__sim/config` and the CLI, so a bad value is
  * rejected the same way wherever it comes from.
  */
-import type { TokenStyle } from './content.js';
+import type { TextMode, TokenStyle } from './content.js';
 
 export type EngineKind = 'llamacpp' | 'vllm';
 /** 'exit': the whole engine dies. 'reset': only that request's connection is cut. */
@@ -39,6 +39,9 @@ export interface SimulatorConfig {
   promptTokensDetails: boolean;
   /** Natural output length: the model emits EOS after this many tokens unless a request caps it lower. */
   tokens: number;
+  /** 'counter' (` t0 t1 …`, what tests check) or 'readable' (short stories, what the CLI and `npm start` show). */
+  textMode: TextMode;
+  /** Counter text only: 'utf8' adds multi-byte characters. */
   tokenStyle: TokenStyle;
   /** llama.cpp per-slot context; vLLM max_model_len. */
   nCtx: number;
@@ -107,6 +110,7 @@ const CHECKS: Record<keyof SimulatorConfig, Check> = {
   prefixCaching: bool,
   promptTokensDetails: bool,
   tokens: int(0),
+  textMode: oneOf('counter', 'readable'),
   tokenStyle: oneOf('ascii', 'utf8'),
   nCtx: int(1),
   kvPerRequest: fraction,
@@ -141,6 +145,8 @@ function defaults(kind: EngineKind): SimulatorConfig {
     prefixCaching: true,
     promptTokensDetails: false,
     tokens: 16,
+    // Tests rebuild counter text exactly; the CLI asks for readable text.
+    textMode: 'counter',
     tokenStyle: 'ascii',
     nCtx: 2048,
     kvPerRequest: 0.05,

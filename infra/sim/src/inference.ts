@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { expectedTokens, tokenText, type TokenStyle } from './content.js';
+import type { Content } from './content.js';
 import type { SimEnv } from './env.js';
 import { takeFaultPlan, type FaultPlan } from './faults.js';
 import { onClientGone, readBody, send, type Head, type Reply } from './http.js';
@@ -35,7 +35,7 @@ export interface ResponseMeta {
   readonly id: string;
   readonly created: number;
   readonly model: string;
-  readonly style: TokenStyle;
+  readonly content: Content;
 }
 
 export interface Outcome {
@@ -73,7 +73,7 @@ export interface InferenceJob {
   /** A generation's prompt, for the prompt cache; embeddings go without. */
   readonly prompt?: PromptSequence;
   readonly plan: OutputPlan;
-  readonly tokenStyle: TokenStyle;
+  readonly content: Content;
   /** The request's own cap for /slots, -1 when none. */
   readonly maxTokens: number;
   readonly temperature: number;
@@ -213,7 +213,7 @@ class Generation {
     env.stats.add('tokens');
     const out = job.output;
     if (out.stream) res.write((i === 0 ? this.open(out) : '') + out.step(i, eos, this.next === this.steps));
-    else if (!eos) this.text.push(tokenText(i, job.tokenStyle));
+    else if (!eos) this.text.push(job.content.text(i));
     if (!eos) {
       this.written++;
       if (this.dies()) return;
@@ -264,7 +264,7 @@ class Generation {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    if (this.cacheBegun) this.env.cache.end(this.slot!, this.job.prompt!.followedBy(expectedTokens(this.written, this.job.tokenStyle)));
+    if (this.cacheBegun) this.env.cache.end(this.slot!, this.job.prompt!.followedBy(this.job.content.upTo(this.written)));
     this.ticket.cancel();
     this.untrack();
   }

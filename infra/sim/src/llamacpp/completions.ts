@@ -4,6 +4,7 @@
  * scheduler. The context-size check runs when a slot picks the task up, as
  * in the engine, so an oversized request that had to wait still waits.
  */
+import { contentFor } from '../content.js';
 import { alnumId, unixSeconds } from '../ids.js';
 import type { Reply } from '../http.js';
 import { embed, inputTexts } from '../embedding.js';
@@ -28,7 +29,7 @@ interface GenerationRequest {
   readonly prompt: PromptSequence | number;
   readonly cap: number | undefined;
   readonly temperature: number;
-  readonly output: StreamOutput | WholeOutput;
+  readonly output: (meta: ResponseMeta) => StreamOutput | WholeOutput;
 }
 
 function contextError(promptTokens: number, nCtx: number): Reply {
@@ -49,24 +50,22 @@ function capOf(body: Record<string, unknown>): number | undefined {
 }
 
 function job(env: SimEnv, g: GenerationRequest): InferenceJob {
-  const { nCtx, tokens, tokenStyle } = env.config;
+  const { nCtx, tokens, textMode, tokenStyle, modelId } = env.config;
   const prompt = typeof g.prompt === 'number' ? undefined : g.prompt;
   const promptTokens = prompt ? prompt.tokens.length : (g.prompt as number);
+  const content = contentFor(textMode, tokenStyle, prompt?.tokens ?? []);
+  const meta: ResponseMeta = { id: `chatcmpl-${alnumId()}`, created: unixSeconds(), model: modelId, content };
   return {
     promptTokens,
     prompt,
-    plan: planOutput(tokens, g.cap, nCtx - promptTokens),
-    tokenStyle,
+    plan: planOutput(content.naturalLength(tokens), g.cap, nCtx - promptTokens),
+    content,
     maxTokens: g.cap ?? -1,
     temperature: g.temperature,
     headersBeforeSlot: false,
     rejectOnStart: promptTokens >= nCtx ? contextError(promptTokens, nCtx) : undefined,
-    output: g.output,
+    output: g.output(meta),
   };
-}
-
-function meta(env: SimEnv): ResponseMeta {
-  return { id: `chatcmpl-${alnumId()}`, created: unixSeconds(), model: env.config.modelId, style: env.config.tokenStyle };
 }
 
 const temperatureOf = (body: Record<string, unknown>): number =>
@@ -126,7 +125,7 @@ export function chatRoute(env: SimEnv): InferenceRoute {
       prompt: textPrompt(chatPrompt(messages)),
       cap: capOf(body),
       temperature: temperatureOf(body),
-      output: chatOutput(meta(env), streams(body), options.include_usage === true),
+      output: (meta) => chatOutput(meta, streams(body), options.include_usage === true),
     });
   });
 }
@@ -139,7 +138,7 @@ export function completionRoute(env: SimEnv): InferenceRoute {
       prompt: promptOf(env, body.prompt).sequence,
       cap: capOf(body),
       temperature: temperatureOf(body),
-      output: completionOutput(meta(env), streams(body)),
+      output: (meta) => completionOutput(meta, streams(body)),
     });
   });
 }
@@ -155,7 +154,7 @@ export function nativeRoute(env: SimEnv): InferenceRoute {
       prompt: prompt.sequence,
       cap,
       temperature,
-      output: nativeOutput(meta(env), streams(body), request, env.vocab),
+      output: (meta) => nativeOutput(meta, streams(body), request, env.vocab),
     });
   });
 }
@@ -173,7 +172,7 @@ export function embeddingRoute(env: SimEnv, oai: boolean): InferenceRoute {
         prompt: tokens,
         cap: 0,
         temperature: DEFAULT_TEMPERATURE,
-        output: oai ? oaiEmbeddingsOutput(model, vectors, tokens) : nativeEmbeddingsOutput(vectors),
+        output: () => (oai ? oaiEmbeddingsOutput(model, vectors, tokens) : nativeEmbeddingsOutput(vectors)),
       }),
       maxTokens: -1,
     };

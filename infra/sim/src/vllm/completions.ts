@@ -4,6 +4,7 @@
  * plain JSON responses; an accepted stream gets its 200 headers at once and
  * then waits in the engine's queue like any other request.
  */
+import { contentFor, type Content } from '../content.js';
 import { embed, inputTexts } from '../embedding.js';
 import type { SimEnv } from '../env.js';
 import { isRecord, type Reply } from '../http.js';
@@ -47,9 +48,9 @@ function checkModel(env: SimEnv, body: Record<string, unknown>): Reply | undefin
   return error(404, 'NotFoundError', `The model \`${String(model)}\` does not exist.`);
 }
 
-function meta(env: SimEnv, prefix: string): VllmMeta {
-  const { modelId, tokenStyle, promptTokensDetails } = env.config;
-  return { id: `${prefix}-${hexId()}`, created: unixSeconds(), model: modelId, style: tokenStyle, promptTokensDetails };
+function meta(env: SimEnv, prefix: string, content: Content): VllmMeta {
+  const { modelId, promptTokensDetails } = env.config;
+  return { id: `${prefix}-${hexId()}`, created: unixSeconds(), model: modelId, content, promptTokensDetails };
 }
 
 function capOf(body: Record<string, unknown>, keys: readonly string[], fallback?: number): number | undefined | Reply {
@@ -84,26 +85,29 @@ interface GenerationRequest {
   readonly body: Record<string, unknown>;
   readonly prompt: PromptSequence;
   readonly cap: number | undefined;
-  readonly output: (stream: boolean, finish: FinishReason, includeUsage: boolean) => StreamOutput | WholeOutput;
+  /** The id prefix vLLM gives this endpoint's responses. */
+  readonly idPrefix: string;
+  readonly output: (meta: VllmMeta, stream: boolean, finish: FinishReason, includeUsage: boolean) => StreamOutput | WholeOutput;
 }
 
 function job(env: SimEnv, g: GenerationRequest): InferenceJob | Reply {
-  const { nCtx, tokens, tokenStyle } = env.config;
+  const { nCtx, tokens, textMode, tokenStyle } = env.config;
   const promptTokens = g.prompt.tokens.length;
   const refusal = checkModel(env, g.body) ?? contextError(nCtx, promptTokens, g.cap);
   if (refusal) return refusal;
-  const plan = planOutput(tokens, g.cap, nCtx - promptTokens);
+  const content = contentFor(textMode, tokenStyle, g.prompt.tokens);
+  const plan = planOutput(content.naturalLength(tokens), g.cap, nCtx - promptTokens);
   const stream = g.body.stream === true;
   const includeUsage = isRecord(g.body.stream_options) && g.body.stream_options.include_usage === true;
   return {
     promptTokens,
     prompt: g.prompt,
     plan,
-    tokenStyle,
+    content,
     maxTokens: g.cap ?? -1,
     temperature: typeof g.body.temperature === 'number' ? g.body.temperature : 1,
     headersBeforeSlot: true,
-    output: g.output(stream, plan.finish, includeUsage),
+    output: g.output(meta(env, g.idPrefix, content), stream, plan.finish, includeUsage),
   };
 }
 
@@ -127,7 +131,8 @@ export function chatRoute(env: SimEnv): InferenceRoute {
       body,
       prompt: textPrompt(chatPrompt(body.messages as ChatMessage[])),
       cap,
-      output: (stream, finish, usage) => chatOutput(meta(env, 'chatcmpl'), stream, finish, usage),
+      idPrefix: 'chatcmpl',
+      output: chatOutput,
     });
   });
 }
@@ -149,7 +154,8 @@ export function completionRoute(env: SimEnv): InferenceRoute {
       body,
       prompt: sequence,
       cap,
-      output: (stream, finish, usage) => completionOutput(meta(env, 'cmpl'), stream, finish, usage),
+      idPrefix: 'cmpl',
+      output: completionOutput,
     });
   });
 }
@@ -161,14 +167,15 @@ export function embeddingRoute(env: SimEnv): InferenceRoute {
     const tokens = texts.reduce((sum, t) => sum + promptTokens(t), 0);
     const refusal = checkModel(env, body) ?? contextError(env.config.nCtx, Math.max(...texts.map(promptTokens)), undefined);
     if (refusal) return refusal;
+    const content = contentFor(env.config.textMode, env.config.tokenStyle, []);
     return {
       promptTokens: tokens,
       plan: { tokens: 0, finish: 'length' },
-      tokenStyle: env.config.tokenStyle,
+      content,
       maxTokens: -1,
       temperature: 1,
       headersBeforeSlot: false,
-      output: embeddingsOutput(meta(env, 'embd'), texts.map((t) => embed(t, EMBEDDING_DIMS)), tokens),
+      output: embeddingsOutput(meta(env, 'embd', content), texts.map((t) => embed(t, EMBEDDING_DIMS)), tokens),
     };
   });
 }

@@ -3,7 +3,6 @@
  * `model_dump_json(exclude_unset=True)`, so they omit what the engine did
  * not set; whole responses are full dumps with their nulls.
  */
-import { tokenJson, tokenText } from '../content.js';
 import type { FinishReason, Outcome, ResponseMeta, StreamOutput, WholeOutput } from '../inference.js';
 import { DONE, event, eventTemplate } from '../sse.js';
 import { json, STREAM_HEAD } from './http.js';
@@ -45,7 +44,7 @@ function streamOutput(
     opening: () => opening,
     // The last chunk carries the finish reason with its text; the EOS token's text is empty.
     step: (i, eos, last) =>
-      last ? event(chunk([choice(eos ? '' : tokenText(i, meta.style), finish)])) : content(tokenJson(i, meta.style)),
+      last ? event(chunk([choice(eos ? '' : meta.content.text(i), finish)])) : content(meta.content.json(i)),
     closing: (o) => (includeUsage ? event(chunk([], { usage: chunkUsage(o, meta.promptTokensDetails) })) : '') + DONE,
   };
 }
