@@ -45,6 +45,11 @@ export interface SpawnOptions {
   readonly useBuild?: boolean;
   /** Extra node flags, e.g. `--cpu-prof` for benchmarks. */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Runs the service in a process group of its own, so a terminal's Ctrl-C (sent to the whole
+   * foreground group) reaches only the parent, which stops the service itself, once and in order.
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 function entryArgs(name: ServiceName, useBuild: boolean): string[] {
@@ -59,6 +64,7 @@ export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, options:
     cwd: ROOT,
     env: { ...RUNTIME_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownProcessGroup ?? false,
   });
   let out = '';
   let partial = '';
