@@ -254,10 +254,11 @@ class Generation {
     const fault = this.fault;
     if (fault?.dieAfterTokens == null || this.written < fault.dieAfterTokens) return false;
     this.settle();
-    // Node corks a response's writes until the next tick, so dying synchronously would swallow the last tokens;
-    // the socket is ended after a flush rather than reset, so the client surely has the N tokens before the cut.
+    // Node corks a response's writes until the next tick, so dying synchronously would swallow the last tokens
+    // (Node 24 drops them even from a socket ended with destroySoon); the socket is ended after a flush rather
+    // than reset, so the client surely has the N tokens before the cut.
     if (fault.dieMode === 'exit') setImmediate(() => this.env.die());
-    else this.res.socket?.destroySoon();
+    else setImmediate(() => this.res.socket?.destroySoon());
     return true;
   }
 
