@@ -14,6 +14,8 @@ export class CliQueues {
     let q = this.queues.get(model);
     if (!q) {
       q = new Queue(this.names.queueName(model), { connection: this.redis, prefix: this.names.bullPrefix });
+      // The queues share the CLI's connection, whose listener keeps its last error for the message; the
+      // command that failed on it reports the failure. Without a listener an error event would crash the CLI.
       q.on('error', () => undefined);
       this.queues.set(model, q);
     }
