@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { freePort, spawnService, type ServiceName, type ServiceProcess } from '@infergate/stack';
 
 export type Service = ServiceProcess;
@@ -14,11 +15,11 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 20_000
   for (;;) {
     try {
       const v = await check();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError instanceof Error ? String(lastError) : inspect(lastError)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

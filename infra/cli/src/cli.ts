@@ -64,8 +64,12 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
   }
   const [name, ...positionals] = parsed.positionals;
   if (parsed.values.help || name === undefined) {
-    (parsed.values.help ? io.out : io.err)(USAGE);
-    return parsed.values.help ? 0 : 2;
+    if (parsed.values.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    io.err(USAGE);
+    return 2;
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
