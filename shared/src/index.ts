@@ -7,7 +7,7 @@ export * from './redis/pubsub.js';
 export * from './protocol/job.js';
 export * from './protocol/frames.js';
 export * from './protocol/control.js';
-export * from './http-headers.js';
+export * from './httpHeaders.js';
 export * from './protocol/registry.js';
 export * from './inspection/index.js';
 export * from './security/index.js';

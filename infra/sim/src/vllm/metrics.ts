@@ -5,7 +5,7 @@
  */
 import type { SimEnv } from '../env.js';
 import type { Reply } from '../http.js';
-import { promCounter, promGauge } from '../metrics-text.js';
+import { promCounter, promGauge } from '../metricsText.js';
 
 function kvUsage(env: SimEnv): number {
   const { kvUsage: pinned, kvPerRequest } = env.config;
