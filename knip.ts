@@ -29,12 +29,7 @@ const config: KnipConfig = {
       // strict mode counts `start` as production, but nothing deploys the root.
       ignoreBinaries: strict ? ['tsx'] : [],
     },
-    shared: {
-      ...workspace(),
-      // Type-only in the sources, but shared's declarations (dist/*.d.ts) name
-      // BullMQ's types, so its users compile against bullmq through shared.
-      ignoreDependencies: strict ? ['bullmq'] : [],
-    },
+    shared: workspace(),
     ingress: workspace(),
     dispatcher: workspace(),
     'infra/sim': {

@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './logger.js';
 export * from './redis/connection.js';
 export * from './redis/names.js';
+export * from './redis/modelQueues.js';
 export * from './redis/pubsub.js';
 export * from './protocol/job.js';
 export * from './protocol/frames.js';

@@ -4,6 +4,7 @@ import {
   createRedis,
   isGatewayError,
   loadConfig,
+  ModelQueues,
   QueueInspector,
   redisNames,
   redisTarget,
@@ -11,7 +12,6 @@ import {
   type Env,
 } from '@infergate/shared';
 import { commands, UsageError, type CommandArgs } from './commands.js';
-import { CliQueues } from './queues.js';
 
 /** A CLI that cannot reach Redis says so within this, instead of retrying. */
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -90,7 +90,8 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
   let lastError = '';
   redis.on('error', (err: Error) => (lastError = err.message));
   const names = redisNames(config.REDIS_PREFIX);
-  const queues = new CliQueues(redis, names);
+  // A queue's connection error also rejects the command that met it, which reports it.
+  const queues = new ModelQueues(redis, names, () => undefined);
   const inspector = new QueueInspector(redis, queues.queue);
   try {
     try {
