@@ -90,7 +90,8 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
   let lastError = '';
   redis.on('error', (err: Error) => (lastError = err.message));
   const names = redisNames(config.REDIS_PREFIX);
-  // A queue's connection error also rejects the command that met it, which reports it.
+  // The queues share the CLI's connection, whose listener keeps its last error for the message; the
+  // command that failed on it reports the failure.
   const queues = new ModelQueues(redis, names, () => undefined);
   const inspector = new QueueInspector(redis, queues.queue);
   try {
@@ -114,6 +115,7 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
     io.err(`infergate: ${(err as Error).message}\n`);
     return 1;
   } finally {
+    // The command's answer is out and the process exits next; a queue that cannot close cleanly holds nothing.
     await queues.close().catch(() => undefined);
     redis.disconnect();
   }
