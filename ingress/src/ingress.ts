@@ -51,7 +51,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     models: (): ReadonlySet<string> => registry.knownModels,
     liveDispatchers: (): number => registry.live.length,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
-    inspector: new QueueInspector(commands, (model, lane): Queue => queues.forInspection(model, lane), names.laneSet),
+    inspector: new QueueInspector(commands, (model, lane): Queue => queues.forInspection(model, lane), (model) => names.laneSet(model)),
   });
   const failures = new InternalFailures(log, metrics);
   watchRedisConnection(commands, 'commands', failures);

@@ -1,5 +1,5 @@
-import { Queue } from 'bullmq';
-import { gatewayError, inferenceJobOptions, PRIORITY_CLASSES, QueueCache, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
+import type { Queue } from 'bullmq';
+import { gatewayError, inferenceJobOptions, ModelQueues, PRIORITY_CLASSES, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
 import type { JobSubmitter } from './context.js';
 import type { InternalFailures } from './internalFailures.js';
 
@@ -8,31 +8,28 @@ import type { InternalFailures } from './internalFailures.js';
  * and sharing the ingress's command connection.
  */
 export class JobQueues implements JobSubmitter {
-  private readonly queues: QueueCache;
+  private readonly queues: ModelQueues;
 
   constructor(
     connection: RedisClient,
     private readonly names: RedisNames,
     failures: InternalFailures,
   ) {
-    this.queues = new QueueCache(
-      (name) => new Queue(name, { connection, prefix: names.bullPrefix }),
-      // The queue repeats its connection's errors, which the connection's own watch logs once per outage.
-      (err, name) => failures.report('queue', err, { queue: name }),
-    );
+    // The queue repeats its connection's errors, which the connection's own watch logs once per outage.
+    this.queues = new ModelQueues(connection, names, (err, model) => failures.report('queue', err, { model }));
   }
 
   queue(model: string): Queue {
-    return this.queues.get(this.names.queueName(model));
+    return this.queues.queue(model);
   }
 
   /** One dispatcher's affinity lane for a model (docs/design.md, "Cache affinity"). */
   lane(model: string, dispatcherId: string): Queue {
-    return this.queues.get(this.names.laneQueueName(model, dispatcherId));
+    return this.queues.queue(model, dispatcherId);
   }
 
   /** A model's queue, or with `lane` that dispatcher's lane of it (the operator's view). */
-  readonly forInspection = (model: string, lane?: string): Queue => (lane === undefined ? this.queue(model) : this.lane(model, lane));
+  readonly forInspection = (model: string, lane?: string): Queue => this.queues.queue(model, lane);
 
   /**
    * Jobs of a model that no dispatcher has started yet (BullMQ keeps

@@ -1,5 +1,5 @@
-import { Queue, type Job } from 'bullmq';
-import { inferenceJobOptions, isInferenceJob, QueueCache, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
+import type { Job } from 'bullmq';
+import { inferenceJobOptions, isInferenceJob, ModelQueues, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
 
 /** The lane states a job no live worker holds can be in. */
 const MOVABLE_STATES = ['waiting', 'prioritized', 'delayed', 'active'] as const;
@@ -20,22 +20,19 @@ export interface MoveCounts {
  * ingress at the steal bound, every surviving dispatcher) never duplicate it.
  */
 export class LaneMover {
-  private readonly queues: QueueCache;
+  private readonly queues: ModelQueues;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly names: RedisNames,
+    onError: (err: Error, model: string) => void,
   ) {
-    this.queues = new QueueCache((name) => new Queue(name, { connection: redis, prefix: names.bullPrefix }));
-  }
-
-  private queue(name: string): Queue {
-    return this.queues.get(name);
+    this.queues = new ModelQueues(redis, names, onError);
   }
 
   /** Every movable job of `dispatcher`'s lane for `model`. */
   async moveLane(model: string, dispatcher: string): Promise<MoveCounts> {
-    const lane = this.queue(this.names.laneQueueName(model, dispatcher));
+    const lane = this.queues.queue(model, dispatcher);
     let moved = 0;
     let dropped = 0;
     const jobs = (await lane.getJobs([...MOVABLE_STATES], 0, PAGE - 1, true)) as Job<InferenceJob>[];
@@ -54,13 +51,13 @@ export class LaneMover {
     // Its client may have cancelled while the job was between the queues, or already seen bytes (its fate is set).
     if ((await this.redis.exists(this.names.jobFate(data.rid))) === 1) return false;
     const moved: InferenceJob = { ...data, affinity: { ...data.affinity, blocks: data.affinity?.blocks ?? [], moved: true } };
-    await this.queue(this.names.queueName(data.model)).add('request', moved, inferenceJobOptions(data.rid, job.priority));
+    await this.queues.queue(data.model).add('request', moved, inferenceJobOptions(data.rid, job.priority));
     return true;
   }
 
   /** Whether a lane holds nothing at all (so its bookkeeping can go). */
   async isEmpty(model: string, dispatcher: string): Promise<boolean> {
-    const counts = await this.queue(this.names.laneQueueName(model, dispatcher)).getJobCounts(...MOVABLE_STATES);
+    const counts = await this.queues.queue(model, dispatcher).getJobCounts(...MOVABLE_STATES);
     return Object.values(counts).every((n) => n === 0);
   }
 

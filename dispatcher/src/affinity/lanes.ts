@@ -40,7 +40,8 @@ export class AffinityLanes {
     private readonly logger: Logger,
   ) {
     this.writer = new IndexWriter(redis, names, settings.dispatcherId, this.epoch, settings.indexTtlSeconds, failures);
-    this.mover = new LaneMover(redis, names);
+    // A queue repeats its connection's errors; the move that failed on it reports the failure.
+    this.mover = new LaneMover(redis, names, () => undefined);
   }
 
   /** Opens the model's lane and puts it before the shared queue's consumer. */

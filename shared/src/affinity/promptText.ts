@@ -50,7 +50,7 @@ function contentText(content: Json): string {
 /** One chat / Anthropic / Responses message: role, content, and the tool calls the template renders with it. */
 function messageText(message: Json, systemRoles: boolean): string {
   if (!isRecord(message)) return JSON.stringify(message) + SEP;
-  const role = typeof message.role === 'string' ? message.role : String(message.type ?? '');
+  const role = typeof message.role === 'string' ? message.role : typeof message.type === 'string' ? message.type : '';
   let text = contentText(message.content);
   if (systemRoles && (role === 'system' || role === 'developer')) text = stripVolatile(text);
   let out = role + SEP + text;
