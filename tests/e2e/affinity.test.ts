@@ -99,7 +99,8 @@ async function holdSlots(sim: SimulatorHandle, n: number): Promise<Call[]> {
 async function release(held: readonly Call[], sims: readonly SimulatorHandle[]): Promise<void> {
   for (const c of held) c.abort();
   await waitFor(() => sims.every((s) => s.stats().processing === 0), 10_000, 'slots released');
-  await Promise.all(sims.map((s) => waitForBackend(fleet.ingresses[0]!.url, s.url, (d) => d.outside_load === 0, 'no outside load')));
+  // Both ingresses' registry views, or the next request through the other one sees a busy engine.
+  await Promise.all(fleet.ingresses.flatMap((ing) => sims.map((s) => waitForBackend(ing.url, s.url, (d) => d.outside_load === 0, 'no outside load'))));
 }
 
 /** Sum of the samples whose line starts with `series` (a name, optionally with its first labels). */
