@@ -28,6 +28,14 @@ export interface Limiter {
   acquire(principal: Principal, rid: string): Promise<() => void>;
 }
 
+/** Token limits and usage records (UsageAccounting). */
+export interface TokenAccounting {
+  /** Refuses with a 429 a key that is over a token limit; resolves otherwise. */
+  admit(principal: Principal): Promise<void>;
+  /** Accounts a relayed request once it settled: its tokens and its record. */
+  settled(request: FastifyRequest, model: string, outcome: RelayOutcome): void;
+}
+
 /** The process's reply channel (ReplyRouter). */
 export interface ReplyRoutes {
   readonly channel: string;
@@ -71,6 +79,7 @@ export interface IngressContext {
   readonly drainRate: DrainRate;
   readonly queueDepths: QueueDepths;
   readonly limiter: Limiter;
+  readonly usage: TokenAccounting;
   readonly metrics: IngressMetrics;
   /** Whether the command connection is usable now (`/readyz`). */
   redisReady(): boolean;

@@ -15,3 +15,5 @@ export * from './http-headers.js';
 export * from './protocol/registry.js';
 export * from './inspection/index.js';
 export * from './security/index.js';
+export * from './usage/tokenUsage.js';
+export * from './usage/usageRecords.js';

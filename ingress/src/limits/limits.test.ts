@@ -39,7 +39,7 @@ function node(leaseMs = 30_000): KeyLimiter {
 
 let n = 0;
 function principal(limits: Partial<Principal>): Principal {
-  return { kind: 'key', id: `k${++n}`, rpm: 0, concurrent: 0, priority: 1000, ...limits };
+  return { kind: 'key', id: `k${++n}`, rpm: 0, concurrent: 0, tpm: 0, dailyTokens: 0, monthlyTokens: 0, priority: 1000, ...limits };
 }
 
 async function refusal(attempt: Promise<unknown>): Promise<GatewayError | undefined> {
