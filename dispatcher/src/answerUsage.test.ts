@@ -58,8 +58,9 @@ describe('AnswerWatcher where the engine reports nothing', () => {
     `data: {"id":"chatcmpl-1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":${JSON.stringify(delta)},"finish_reason":${JSON.stringify(finish)}}]}\n\n`;
 
   it('a vLLM chat stream without include_usage: content events counted, marked estimated', () => {
-    const tokens = Array.from({ length: 40 }, (_, i) => chunk({ content: `t${i} ` })).join('');
-    const body = Buffer.from(chunk({ role: 'assistant', content: '' }) + tokens + chunk({}, 'length') + 'data: [DONE]\n\n');
+    // vLLM's shape: a role event, one event per token, the finish reason on the last token's.
+    const tokens = Array.from({ length: 39 }, (_, i) => chunk({ content: `t${i} ` })).join('');
+    const body = Buffer.from(chunk({ role: 'assistant', content: '' }) + tokens + chunk({ content: 't39' }, 'length') + 'data: [DONE]\n\n');
     for (const size of SIZES) {
       expect(watch(body, true, '/v1/chat/completions', size)).toEqual({ prompt_tokens: 0, cached_prompt_tokens: 0, completion_tokens: 40, estimated: true });
     }

@@ -54,7 +54,7 @@ export class AnswerWatcher {
 
   constructor(
     private readonly stream: boolean,
-    /** Chat streams open with a role event and close with a finish event, neither a token. */
+    /** Events of the stream that carry no token (see framingEventsOf). */
     private readonly framingEvents: number,
   ) {}
 
@@ -113,7 +113,12 @@ function edge(chunks: Buffer[], bytes: number): string {
   return part.toString('latin1');
 }
 
-/** The events of an answer that carry no token: a chat stream's role opener and finish event. */
+/**
+ * The events of an uncounted answer that carry no token: a chat stream's
+ * role opener. Only vLLM leaves figures out, and it puts the finish reason
+ * on the last token's event (llama.cpp's separate finish event always comes
+ * with timings, so it is never counted).
+ */
 export function framingEventsOf(path: string): number {
-  return path.split('?')[0]!.endsWith('/chat/completions') ? 2 : 0;
+  return path.split('?')[0]!.endsWith('/chat/completions') ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Queue } from 'bullmq';
-import type { CancelReason, DispatcherState, InferenceJob, IngressConfig, Logger, RedisClient, RedisNames } from '@infergate/shared';
+import type { CancelReason, DispatcherState, InferenceJob, IngressConfig, Logger, RedisClient, RedisNames, UsageFilter, UsageRecord } from '@infergate/shared';
 import type { Principal } from './auth/index.js';
 import type { DrainRate } from './drainRate.js';
 import type { InternalFailures } from './internalFailures.js';
@@ -34,6 +34,8 @@ export interface TokenAccounting {
   admit(principal: Principal): Promise<void>;
   /** Accounts a relayed request once it settled: its tokens and its record. */
   settled(request: FastifyRequest, model: string, outcome: RelayOutcome): void;
+  /** The usage records matching `filter` (readUsage). */
+  read(filter: UsageFilter): Promise<UsageRecord[]>;
 }
 
 /** The process's reply channel (ReplyRouter). */

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { IngressConfig, RedisClient, RedisNames } from '@infergate/shared';
+import { readUsage, type IngressConfig, type RedisClient, type RedisNames, type UsageFilter, type UsageRecord } from '@infergate/shared';
 import type { Registry } from 'prom-client';
 import type { Principal } from '../auth/principal.js';
 import type { TokenAccounting } from '../context.js';
@@ -19,8 +19,8 @@ export class UsageAccounting implements TokenAccounting {
 
   constructor(
     config: Pick<IngressConfig, 'USAGE_ACCOUNTING' | 'USAGE_RETENTION_DAYS' | 'USAGE_METRICS_BY_KEY'>,
-    redis: RedisClient,
-    names: RedisNames,
+    private readonly redis: RedisClient,
+    private readonly names: RedisNames,
     failures: InternalFailures,
     registry: Registry,
   ) {
@@ -37,5 +37,9 @@ export class UsageAccounting implements TokenAccounting {
     if (outcome.usage) this.metrics.count(model, outcome.usage, principal ? `${principal.kind}:${principal.id}` : undefined);
     // An open ingress (no keys, no JWT) has nobody to account to; its tokens are still counted above.
     if (principal) this.ledger?.record(principal, model, outcome.usage, outcome.error !== undefined);
+  }
+
+  read(filter: UsageFilter): Promise<UsageRecord[]> {
+    return readUsage(this.redis, this.names, filter);
   }
 }

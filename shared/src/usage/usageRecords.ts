@@ -1,3 +1,4 @@
+import { gatewayError } from '../errors.js';
 import type { RedisClient } from '../redis/connection.js';
 import type { RedisNames } from '../redis/names.js';
 
@@ -54,6 +55,23 @@ export const dayStart = (day: string): number => (/^\d{4}-\d{2}-\d{2}$/.test(day
 
 export function isUsageDay(day: string): boolean {
   return Number.isFinite(dayStart(day)) && utcDay(dayStart(day)) === day;
+}
+
+/**
+ * The filter of a usage query (`?key=&model=&since=`, or the CLI's options),
+ * checked: a bad `since` is the catalog's invalid_parameter, as everywhere.
+ */
+export function usageFilterOf(query: { readonly key?: unknown; readonly model?: unknown; readonly since?: unknown }): UsageFilter {
+  const text = (name: string, v: unknown): string | undefined => {
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string') throw gatewayError('invalid_parameter', `'${name}' must be given once.`, { param: name });
+    return v;
+  };
+  const since = text('since', query.since);
+  if (since !== undefined && !isUsageDay(since)) throw gatewayError('invalid_parameter', `'since' must be a day, YYYY-MM-DD (got '${since}').`, { param: 'since' });
+  const key = text('key', query.key);
+  const model = text('model', query.model);
+  return { ...(key === undefined ? {} : { key }), ...(model === undefined ? {} : { model }), ...(since === undefined ? {} : { since }) };
 }
 
 function matchesKey(principal: string, wanted: string | undefined): boolean {
