@@ -51,7 +51,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     liveDispatchers: (): number => registry.live.length,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
     inspector: new QueueInspector(commands, (model): Queue => queues.queue(model)),
-  });
+  }, { tokensByKey: config.USAGE_METRICS_BY_KEY });
   const failures = new InternalFailures(log, metrics);
   watchRedisConnection(commands, 'commands', failures);
   watchRedisConnection(subscriber, 'replies', failures);
@@ -68,7 +68,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   await registry.start();
   const queues = new JobQueues(commands, names, failures);
   const limiter = new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000, failures);
-  const usage = new UsageAccounting(config, commands, names, failures, metrics.registry);
+  const usage = new UsageAccounting(config, commands, names, failures, metrics.tokens);
   const context: IngressContext = {
     config,
     logger: log,

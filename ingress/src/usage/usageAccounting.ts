@@ -1,11 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { readUsage, type IngressConfig, type RedisClient, type RedisNames, type UsageFilter, type UsageRecord } from '@infergate/shared';
-import type { Registry } from 'prom-client';
 import type { Principal } from '../auth/principal.js';
 import type { TokenAccounting } from '../context.js';
 import type { InternalFailures } from '../internalFailures.js';
 import type { RelayOutcome } from '../requestRelay.js';
-import { TokenMetrics } from './tokenMetrics.js';
+import type { TokenMetrics } from './tokenMetrics.js';
 import { UsageLedger } from './usageLedger.js';
 
 /**
@@ -15,17 +14,15 @@ import { UsageLedger } from './usageLedger.js';
  */
 export class UsageAccounting implements TokenAccounting {
   private readonly ledger: UsageLedger | undefined;
-  private readonly metrics: TokenMetrics;
 
   constructor(
-    config: Pick<IngressConfig, 'USAGE_ACCOUNTING' | 'USAGE_RETENTION_DAYS' | 'USAGE_METRICS_BY_KEY'>,
+    config: Pick<IngressConfig, 'USAGE_ACCOUNTING' | 'USAGE_RETENTION_DAYS'>,
     private readonly redis: RedisClient,
     private readonly names: RedisNames,
     failures: InternalFailures,
-    registry: Registry,
+    private readonly metrics: TokenMetrics,
   ) {
     this.ledger = config.USAGE_ACCOUNTING ? new UsageLedger(redis, names, { retentionDays: config.USAGE_RETENTION_DAYS }, failures) : undefined;
-    this.metrics = new TokenMetrics(registry, config.USAGE_METRICS_BY_KEY);
   }
 
   async admit(principal: Principal): Promise<void> {
