@@ -16,9 +16,9 @@ function startCli(args: string[]) {
   children.push(child);
   let stdout = '';
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const line = new Promise<string>((resolve) => {
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       if (stdout.includes('\n')) resolve(stdout.split('\n')[0]!);
     });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimulatorConfig } from './config.js';
-import type { PromptCache } from './prompt-cache.js';
+import type { PromptCache } from './promptCache.js';
 import type { SlotPool } from './slots.js';
 import type { EngineTotals, Stats } from './stats.js';
 import type { Vocab } from './tokenizer.js';

@@ -83,8 +83,8 @@ export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, options:
     partial = lines.pop() ?? '';
     for (const line of lines) options.onLine(line);
   };
-  child.stdout!.on('data', take);
-  child.stderr!.on('data', take);
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     name,

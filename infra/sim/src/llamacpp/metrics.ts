@@ -5,7 +5,7 @@
  */
 import type { SimEnv } from '../env.js';
 import type { Reply } from '../http.js';
-import { llamaFamily } from '../metrics-text.js';
+import { llamaFamily } from '../metricsText.js';
 import { unixSeconds } from '../ids.js';
 import { reply } from './http.js';
 

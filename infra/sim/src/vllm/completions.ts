@@ -45,6 +45,7 @@ export function servedNames(env: SimEnv): string[] {
 function checkModel(env: SimEnv, body: Record<string, unknown>): Reply | undefined {
   const model = body.model;
   if (model === undefined || model === null || servedNames(env).includes(model as string)) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes what the client sent, as vLLM's f-string does; only a string model name has a contract here
   return error(404, 'NotFoundError', `The model \`${String(model)}\` does not exist.`);
 }
 
@@ -58,7 +59,7 @@ function capOf(body: Record<string, unknown>, keys: readonly string[], fallback?
     const v = body[key];
     if (v === undefined || v === null) continue;
     if (!Number.isInteger(v)) return validationError('int_type', key, 'Input should be a valid integer');
-    if ((v as number) < 1) return badRequest(`${key} must be at least 1, got ${String(v)}.`, key);
+    if ((v as number) < 1) return badRequest(`${key} must be at least 1, got ${v as number}.`, key);
     return v as number;
   }
   return fallback;

@@ -5,8 +5,8 @@
  */
 import type { SimEnv } from '../env.js';
 import type { Reply } from '../http.js';
-import { promCounter, promGauge } from '../metrics-text.js';
-import { BLOCK_SIZE, kvCacheBlocks, kvCacheTokens } from './kv-size.js';
+import { promCounter, promGauge } from '../metricsText.js';
+import { BLOCK_SIZE, kvCacheBlocks, kvCacheTokens } from './kvSize.js';
 
 function kvUsage(env: SimEnv): number {
   const { kvUsage: pinned, kvPerRequest } = env.config;

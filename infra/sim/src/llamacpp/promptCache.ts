@@ -9,7 +9,7 @@
  * than the slot does is moved into the slot.
  */
 import type { SimulatorConfig } from '../config.js';
-import { commonPrefix, reusable, type PromptCache } from '../prompt-cache.js';
+import { commonPrefix, reusable, type PromptCache } from '../promptCache.js';
 import type { Slot } from '../slots.js';
 
 export class LlamaPromptCache implements PromptCache {

@@ -8,9 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { SimulatorConfig } from '../config.js';
-import { reusable, type PromptCache } from '../prompt-cache.js';
+import { reusable, type PromptCache } from '../promptCache.js';
 import type { Slot } from '../slots.js';
-import { BLOCK_SIZE, kvCacheBlocks, kvCacheTokens } from './kv-size.js';
+import { BLOCK_SIZE, kvCacheBlocks, kvCacheTokens } from './kvSize.js';
 
 function blockHashes(tokens: readonly string[]): string[] {
   const out: string[] = [];
