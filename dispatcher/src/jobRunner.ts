@@ -11,6 +11,7 @@ import {
   type StopReason,
 } from '@infergate/shared';
 import { ResponseTail } from './affinity/engineCacheFigures.js';
+import { AnswerWatcher, framingEventsOf } from './answerUsage.js';
 import { isConnectionFailure, type EngineClient } from './engines/index.js';
 import type { DispatcherOperation } from './metrics.js';
 import type { ReplyPublisher } from './replyPublisher.js';
@@ -84,16 +85,18 @@ export async function runJob(
     ctx.recordStarted(job.rid);
     ctx.engineAccepted?.(job);
     const tail = ctx.answered ? new ResponseTail() : undefined;
+    const answer = new AnswerWatcher(isEventStream(res.headers['content-type']), framingEventsOf(job.path));
     // A 'data' listener costs less per chunk than async iteration.
     await new Promise<void>((resolve, reject) => {
       res.body.on('data', (chunk: Buffer) => {
+        answer.push(chunk);
         publisher.data(chunk);
         tail?.push(chunk);
       });
       res.body.once('end', resolve);
       res.body.once('error', reject);
     });
-    publisher.end();
+    publisher.end(answer.usage());
     if (tail) ctx.answered!(job, tail.value);
     await publisher.drained();
     return { kind: 'served', status: res.statusCode };
@@ -103,6 +106,10 @@ export async function runJob(
     clearTimeout(timeout);
     ctx.closePublisher(publisher);
   }
+}
+
+function isEventStream(contentType: string | string[] | undefined): boolean {
+  return String(contentType).toLowerCase().includes('text/event-stream');
 }
 
 async function failure(

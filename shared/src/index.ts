@@ -17,3 +17,5 @@ export * from './protocol/registry.js';
 export * from './inspection/index.js';
 export * from './security/index.js';
 export * from './affinity/index.js';
+export * from './usage/tokenUsage.js';
+export * from './usage/usageRecords.js';

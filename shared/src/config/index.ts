@@ -5,6 +5,7 @@ import { ConfigError, resolveFileVariables, type Env } from './env.js';
 import { checkRedisForm, commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
 import { checkMetricsGuard, observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
 import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
+import { usageIngressFields } from './usageFields.js';
 
 export { loadDotEnv } from './dotenv.js';
 export { ConfigError, type Env } from './env.js';
@@ -14,6 +15,7 @@ const allIngressFields = {
   ...ingressFields,
   ...securityIngressFields,
   ...observabilityIngressFields,
+  ...usageIngressFields,
   ...affinityIngressFields,
 };
 const allDispatcherFields = {
