@@ -63,7 +63,7 @@ export async function runJob(
       return { kind: 'failed', code: 'invalid_path', message };
     }
     const res = await ctx.engine.request({
-      method: job.method as 'POST',
+      method: job.method,
       path: job.path,
       headers: { ...job.headers, ...ctx.engine.authHeaders, 'x-request-id': job.rid },
       body: job.method === 'GET' || job.method === 'HEAD' ? null : decodeBody(job),

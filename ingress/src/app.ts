@@ -15,9 +15,12 @@ import { clientApi } from './routes/inference.js';
  * client API (credentials), metrics and the operator surface (admin key).
  */
 export async function buildApp(ctx: IngressContext): Promise<FastifyInstance> {
+  // Typed as Fastify's own logger interface so that the instance is the plain
+  // FastifyInstance the plugins take, not one generic over pino's Logger.
+  const loggerInstance: FastifyBaseLogger = ctx.logger;
   const app = Fastify({
     ...httpLimitOptions(ctx.config),
-    loggerInstance: ctx.logger as FastifyBaseLogger,
+    loggerInstance,
     // One line per request is written at completion by the relay; Fastify's own would double it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,

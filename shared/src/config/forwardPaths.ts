@@ -2,7 +2,9 @@ import { isSafeEnginePath } from '../security/enginePath.js';
 
 /*
  * The engine paths an ingress forwards (POST only), per engine kind, from
- * each engine's route table (shared/engine-apis.md A.5, B.1). Anything else
+ * each engine's route table: llama.cpp's `tools/server/server.cpp` (the
+ * routes registered on its HTTP server) and vLLM's
+ * `vllm/entrypoints/openai/api_server.py` (`build_app`). Anything else
  * is answered with a 404 before it reaches a queue: engine admin surfaces
  * (llama.cpp POST /slots, POST /props, /lora-adapters, router-mode model
  * loading; vLLM dev-mode routes, LoRA load/unload, profiling) must never be
