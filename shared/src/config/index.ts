@@ -5,6 +5,7 @@ import { checkMetricsGuard, observabilityDispatcherFields, observabilityIngressF
 import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
 
 export { ConfigError, type Env } from './env.js';
+export { ANY_PATH, isIngressRoute } from './forwardPaths.js';
 
 const allIngressFields = { ...commonFields, ...ingressFields, ...securityIngressFields, ...observabilityIngressFields };
 const allDispatcherFields = {

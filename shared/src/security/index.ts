@@ -2,3 +2,12 @@ export { authenticationConfigured } from './access.js';
 export { hashApiKey, MIN_API_KEY_LENGTH, parseApiKeyList, type ApiKeyEntry } from './apiKeys.js';
 export { isSafeEnginePath } from './enginePath.js';
 export { PRIORITY_CLASSES, type PriorityClass } from './priority.js';
+export {
+  ENGINE_ADMIN_PATHS,
+  ENGINE_READ_PATHS,
+  ENGINE_UI_HELPER_PATHS,
+  isDeniedEnginePost,
+  isPassthroughTarget,
+  isWebUiAsset,
+  pathOf,
+} from './engineRoutes.js';
