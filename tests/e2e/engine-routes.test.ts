@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { request } from 'undici';
+import { redisNames, type DispatcherState } from '@infergate/shared';
 import { startSimulator, type SimulatorHandle } from '@infergate/sim';
 import { startDispatcher, STARTUP_MS } from '../support/gate.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
@@ -17,6 +19,7 @@ const KEY = 'sk-engine-routes-0123456789abcdef';
 const auth = { authorization: `Bearer ${KEY}` };
 
 let redis: TestRedis;
+let prefix: string;
 let ingress: IngressProcess;
 let alpha: SimulatorHandle;
 let beta: SimulatorHandle;
@@ -24,11 +27,12 @@ const dispatchers: Service[] = [];
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  const env = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix() };
+  prefix = uniquePrefix();
+  const env = { REDIS_URL: redis.url, REDIS_PREFIX: prefix };
   const engine = { kind: 'llamacpp', slots: 1, ttftMs: 5, itlMs: 2, tokens: 8, webui: true } as const;
   alpha = await startSimulator({ ...engine, modelId: 'alpha' });
   beta = await startSimulator({ ...engine, modelId: 'beta' });
-  ingress = await startIngressProcess({ ...env, API_KEYS: KEY, WEB_UI: 'true', QUEUE_WAIT_TIMEOUT_SECONDS: '30' });
+  ingress = await startIngressProcess({ ...env, API_KEYS: KEY, WEB_UI: 'true', QUEUE_WAIT_TIMEOUT_SECONDS: '30', ENGINE_READ_TIMEOUT_SECONDS: '1' });
   dispatchers.push(startDispatcher(env, alpha.url, 'd-alpha'), startDispatcher(env, beta.url, 'd-beta'));
   await waitForBackends(ingress.url, 2, STARTUP_MS);
 }, 2 * STARTUP_MS);
@@ -153,5 +157,55 @@ describe('the route table', () => {
     const answer = await post('/v1/chat/complete', { messages: [] });
     expect(answer.status).toBe(404);
     expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'unsupported_path' } });
+  });
+});
+
+describe('a dispatcher that does not answer a read', () => {
+  /** Registers a dispatcher that listens on its read channel and never answers; resolves once the ingress counts it. */
+  async function ghost(id: string, models: string[]) {
+    const names = redisNames(prefix);
+    const commands = new Redis(redis.url);
+    const listener = new Redis(redis.url);
+    const heard: string[] = [];
+    await listener.subscribe(names.engineReadChannel(id));
+    listener.on('message', (_channel: string, message: string) => heard.push(message));
+    // Heartbeats from the future: live for the whole test without a ticker.
+    const until = Date.now() + 120_000;
+    const state: DispatcherState = {
+      id, engineUrl: `http://ghost.invalid/${id}`, engineKind: 'llamacpp', models, ready: true,
+      slots: { total: 1, busy: 0, free: 1 }, inFlight: 0, outsideLoad: 0, blockedBy: null, lastError: null,
+      startedAt: Date.now(), updatedAt: until, draining: false,
+    };
+    await commands.set(names.dispatcherKey(id), JSON.stringify(state));
+    await commands.zadd(names.dispatcherIndex, until, id);
+    await waitFor(async () => (await get(ingress.url, '/health')).body.includes(id), 20_000, `${id} registered`);
+    return {
+      heard,
+      async remove() {
+        await commands.del(names.dispatcherKey(id));
+        await commands.zrem(names.dispatcherIndex, id);
+        commands.disconnect();
+        listener.disconnect();
+      },
+    };
+  }
+
+  it('is given up on after ENGINE_READ_TIMEOUT_SECONDS and another dispatcher of the model answers; with none left the client gets a 504', async () => {
+    const silent = await ghost('d-ghost', ['alpha', 'ghostly']);
+    try {
+      const direct = await get(alpha.url, '/props');
+      // Targets are shuffled: ask until the silent one was asked first at least once.
+      await waitFor(async () => {
+        const through = await get(ingress.url, '/props?model=alpha', auth);
+        expect([through.status, through.body]).toEqual([200, direct.body]);
+        return silent.heard.length > 0;
+      }, 30_000, 'a read sent to the silent dispatcher first');
+      const started = performance.now();
+      const answer = await get(ingress.url, '/props?model=ghostly', auth);
+      expect([answer.status, JSON.parse(answer.body).error.code]).toEqual([504, 'dispatcher_silent']);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    } finally {
+      await silent.remove();
+    }
   });
 });
