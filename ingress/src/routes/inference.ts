@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ANY_PATH, gatewayError, isDeniedEnginePost, isGatewayError, isIngressRoute, isSafeEnginePath, pathOf } from '@infergate/shared';
+import { ANY_PATH, gatewayError, isDeniedEnginePost, isGatewayError, isIngressRoute, isPlainRoutePath, isSafeEnginePath, pathOf } from '@infergate/shared';
 import { registerAuth, type Authenticator } from '../auth/index.js';
 import type { IngressContext } from '../context.js';
 import { answerUnknownPath } from '../frameworkErrors.js';
@@ -58,7 +58,8 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
 }
 
 /**
- * FORWARD_PATHS=any: a POST no route names is forwarded unless it is an
+ * FORWARD_PATHS=any: a POST no route names, on a path of plain segments,
+ * is forwarded unless it is an
  * engine admin action, a UI helper or a path of the ingress itself, and as
  * long as it has a body that names a served model or there is a default
  * one, so a mistyped path with no body or no model is still a 404 of the
@@ -70,6 +71,7 @@ function forwardAnyPost(ctx: IngressContext, handle: Handler): Handler {
     const forwardable =
       request.method === 'POST' &&
       isSafeEnginePath(request.url) &&
+      isPlainRoutePath(request.url) &&
       !isIngressRoute(pathOf(request.url)) &&
       !isDeniedEnginePost(request.url, { uiHelpers: false }) &&
       routesToAModel(ctx, request);

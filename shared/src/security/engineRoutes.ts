@@ -75,6 +75,16 @@ export const ENGINE_READ_PATHS: readonly string[] = ['/props', '/slots', '/model
 
 const under = (path: string, prefixes: readonly string[]) => prefixes.some((p) => path === p || path.startsWith(`${p}/`));
 
+/**
+ * A path made of plain route segments only (letters, digits, `_ . ~ -`),
+ * as every engine route is: what FORWARD_PATHS=any may forward. Anything
+ * else (`/..;/slots/0`, `;` path parameters, `%` escapes) could be read by
+ * some engine or proxy as another path than the one the deny-list checked.
+ */
+export function isPlainRoutePath(target: string): boolean {
+  return /^(?:\/[A-Za-z0-9_.~-]+)+$/.test(pathOf(target));
+}
+
 /** True for a POST no client may send through the gateway: an engine admin action or, unless allowed, a UI helper. */
 export function isDeniedEnginePost(target: string, options: { readonly uiHelpers: boolean }): boolean {
   const path = pathOf(target);

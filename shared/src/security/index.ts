@@ -9,6 +9,7 @@ export {
   ENGINE_UI_HELPER_PATHS,
   isDeniedEnginePost,
   isPassthroughTarget,
+  isPlainRoutePath,
   isWebUiAsset,
   pathOf,
 } from './engineRoutes.js';
