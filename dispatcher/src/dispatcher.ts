@@ -18,12 +18,15 @@ import {
 import { CapacityGate } from './capacityGate.js';
 import { listenForControl } from './controlListener.js';
 import { EngineMonitor } from './engineMonitor.js';
+import { serveEngineReads } from './engineReads.js';
 import { connectEngine } from './engineSetup.js';
 import { FrameChannel } from './frameChannel.js';
 import { HeartbeatTicker } from './heartbeatTicker.js';
 import { JobFates } from './jobFates.js';
 import { JobLifecycle } from './jobLifecycle.js';
+import type { RunContext } from './jobRunner.js';
 import { DispatcherMetrics, type DispatcherOperation } from './metrics.js';
+import { ModelCards } from './modelCards.js';
 import { ModelDiscovery } from './modelDiscovery.js';
 import { Registration } from './registration.js';
 import { ReplyPublisher } from './replyPublisher.js';
@@ -90,31 +93,23 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
   const heartbeats = new HeartbeatTicker(config.HEARTBEAT_INTERVAL_SECONDS * 1000);
   const running = new RunningJobs();
   const fates = new JobFates(commands, names, { dispatcherId: id, ttlSeconds: Math.ceil(config.BACKEND_TIMEOUT_SECONDS) + 60 }, failures);
+  const runContext: RunContext = {
+    engine,
+    dispatcherId: id,
+    backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,
+    idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
+    openPublisher: (job, onGone) => {
+      const publisher = new ReplyPublisher(frames, job.replyTo, job.rid, frames.countsAllSubscribers ? onGone : ignoreUnheard);
+      heartbeats.watch(publisher);
+      return publisher;
+    },
+    closePublisher: (publisher) => heartbeats.unwatch(publisher),
+    recordStarted: (rid) => fates.recordStarted(rid),
+    failures,
+  };
   const lifecycle = new JobLifecycle(
     { backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000, maxAttempts: config.MAX_ATTEMPTS },
-    {
-      names,
-      metrics,
-      monitor,
-      running,
-      fates,
-      failures,
-      logger: log,
-      runContext: {
-        engine,
-        dispatcherId: id,
-        backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,
-        idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
-        openPublisher: (job, onGone) => {
-          const publisher = new ReplyPublisher(frames, job.replyTo, job.rid, frames.countsAllSubscribers ? onGone : ignoreUnheard);
-          heartbeats.watch(publisher);
-          return publisher;
-        },
-        closePublisher: (publisher) => heartbeats.unwatch(publisher),
-        recordStarted: (rid) => fates.recordStarted(rid),
-        failures,
-      },
-    },
+    { names, metrics, monitor, running, fates, failures, logger: log, runContext },
   );
   const discovery = new ModelDiscovery(
     {
@@ -131,6 +126,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     },
     { adapter, names, gate, handle: lifecycle.handle, failures, logger: log },
   );
+  const cards = new ModelCards(engine, config.METRICS_CACHE_TTL_SECONDS * 1000, failures, log);
   const state = stateSnapshot({
     id,
     engineUrl: engine.origin,
@@ -139,12 +135,15 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     gate,
     monitor,
     models: () => discovery.models,
+    modelCards: () => cards.current,
     draining: () => shutdown.draining,
   });
 
   await listenForControl(control, names.controlChannel, (rid, reason) => running.abort(rid, reason));
+  await serveEngineReads(control, names.engineReadChannel(id), { runContext, running, failures, logger: log });
   await monitor.start();
   await discovery.start();
+  await cards.start();
   const registration = new Registration(
     commands,
     names,
@@ -162,7 +161,9 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     gate,
     statusPort: status.port,
     state,
-    close: () =>
-      shutdown.run({ id, registration, discovery, running, heartbeats, monitor, engine, status: status.server, control, commands }),
+    close: () => {
+      cards.stop();
+      return shutdown.run({ id, registration, discovery, running, heartbeats, monitor, engine, status: status.server, control, commands });
+    },
   };
 }

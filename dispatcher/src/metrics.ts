@@ -28,7 +28,9 @@ export type DispatcherOperation =
   | 'model_discovery'
   | 'registry_heartbeat'
   | 'deregistration'
-  | 'engine_poll';
+  | 'engine_poll'
+  /** An engine read (a GET outside the queue) that could not be served or was not one. */
+  | 'engine_read';
 
 /** What the dispatcher metrics read at scrape time. */
 export interface DispatcherProbes {

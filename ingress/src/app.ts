@@ -6,6 +6,7 @@ import { asGatewayError, sendError } from './frameworkErrors.js';
 import { httpLimitOptions, limitConnections, registerUrlLengthGuard } from './limits/index.js';
 import { countResponses, metricsRoutes } from './metricsRoute.js';
 import { adminRoutes } from './routes/admin.js';
+import { webUiRoutes } from './routes/engineReads.js';
 import { probeRoutes } from './routes/health.js';
 import { clientApi } from './routes/inference.js';
 
@@ -49,6 +50,7 @@ export async function buildApp(ctx: IngressContext): Promise<FastifyInstance> {
   const authenticator = await Authenticator.create(ctx.config);
   await app.register(async (scope) => probeRoutes(scope, ctx));
   await app.register(async (scope) => clientApi(scope, ctx, authenticator));
+  await app.register(async (scope) => webUiRoutes(scope, ctx));
   await app.register(async (scope) => metricsRoutes(scope, ctx));
   await app.register(async (scope) => adminRoutes(scope, ctx));
   return app;

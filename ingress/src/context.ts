@@ -51,6 +51,12 @@ export interface CancelPublisher {
   publishCancel(rid: string, reason: CancelReason): void;
 }
 
+/** Sends an engine read to one dispatcher (RedisEngineReadSender). */
+export interface EngineReadSender {
+  /** Resolves false when the dispatcher certainly did not hear it (nobody listens on its channel). */
+  send(dispatcherId: string, job: InferenceJob): Promise<boolean>;
+}
+
 /** The fleet as the dispatchers report it (RegistryView). */
 export interface FleetView {
   readonly live: readonly DispatcherState[];
@@ -75,6 +81,7 @@ export interface IngressContext {
   readonly router: ReplyRoutes;
   readonly jobs: JobSubmitter;
   readonly cancels: CancelPublisher;
+  readonly engineReads: EngineReadSender;
   /** Counts and logs internal failures that have no client to answer. */
   readonly failures: InternalFailures;
   readonly registry: FleetView;

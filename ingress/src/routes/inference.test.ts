@@ -151,6 +151,8 @@ async function harness(env: Env = {}, depth = 0, operator?: OperatorAccess): Pro
     router,
     jobs,
     cancels,
+    // No dispatcher hears an engine read here; those are proven end to end (tests/e2e/engineRoutes.test.ts).
+    engineReads: { send: async () => false },
     failures: new InternalFailures(silent, { internalFailure: (operation) => failed.push(operation) }),
     registry: await fleetServing(MODEL),
     drainRate: new DrainRate(),

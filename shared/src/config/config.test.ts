@@ -26,7 +26,7 @@ describe('configuration', () => {
       'METRICS_REQUIRE_ADMIN_KEY: needs ADMIN_API_KEY to be set',
     ]);
     expect(problemsOf(() => loadConfig('ingress', { ...open, FORWARD_PATHS: 'llama,/metrics' }))).toEqual([
-      "FORWARD_PATHS: 'llama' is neither a path nor one of llamacpp, vllm, defaults",
+      "FORWARD_PATHS: 'llama' is neither a path nor one of llamacpp, vllm, defaults, any",
       "FORWARD_PATHS: '/metrics' is a route of the ingress itself",
     ]);
   });

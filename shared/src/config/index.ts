@@ -8,6 +8,7 @@ import { usageIngressFields } from './usageFields.js';
 
 export { loadDotEnv } from './dotenv.js';
 export { ConfigError, type Env } from './env.js';
+export { ANY_PATH, isIngressRoute } from './forwardPaths.js';
 
 const allIngressFields = { ...commonFields, ...ingressFields, ...securityIngressFields, ...observabilityIngressFields, ...usageIngressFields };
 const allDispatcherFields = {

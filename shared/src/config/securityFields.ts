@@ -81,12 +81,22 @@ export const securityIngressFields = {
   KEY_POLICIES: json(z.record(z.string().min(1), keyPolicy)).default({}),
   /** How long a concurrency slot of a vanished ingress stays taken; live ones renew theirs. */
   KEY_LEASE_SECONDS: seconds.default(30),
-  /** Forwarded paths: engine groups (`llamacpp`, `vllm`, `defaults` = both) and extra paths. */
+  /**
+   * Forwarded POST paths: `any` (every path but the engine admin actions),
+   * engine groups (`llamacpp`, `vllm`, `defaults` = both) and extra paths.
+   */
   FORWARD_PATHS: list.default(['defaults']).transform((entries, ctx) => {
     const { paths, problems } = resolveForwardPaths(entries);
     for (const message of problems) ctx.addIssue({ code: 'custom', message });
     return paths;
   }),
+  /**
+   * Serve the engines' web UI (llama-server's `/` and its files) without
+   * credentials: a browser's page load carries no API key.
+   */
+  WEB_UI: z.stringbool().default(false),
+  /** Forward the web UI's server-side fetch helpers (llama-server /cors-proxy, /tools): an SSRF surface. */
+  ENGINE_UI_HELPERS: z.stringbool().default(false),
   /** Forward llama.cpp's X-Conversation-Id (resumable streams that outlive a disconnect). */
   FORWARD_CONVERSATION_ID: z.stringbool().default(false),
   /** Request line plus headers (431 beyond). */

@@ -13,6 +13,8 @@ export interface RedisNames {
   modelOfQueue(queueName: string): string | undefined;
   replyChannel(ingressId: string): string;
   readonly controlChannel: string;
+  /** Where one dispatcher hears the engine reads (GETs outside the queue) meant for it. */
+  engineReadChannel(dispatcherId: string): string;
   dispatcherKey(dispatcherId: string): string;
   readonly dispatcherIndex: string;
   readonly modelIndex: string;
@@ -44,6 +46,7 @@ export function redisNames(prefix: string): RedisNames {
     },
     replyChannel: (ingressId) => `${prefix}:reply:{i.${ingressId}}`,
     controlChannel: `${prefix}:control:{ctl}`,
+    engineReadChannel: (id) => `${prefix}:read:{d.${id}}`,
     dispatcherKey: (id) => `${prefix}:{reg}:dispatcher:${id}`,
     dispatcherIndex: `${prefix}:{reg}:dispatchers`,
     modelIndex: `${prefix}:{reg}:models`,
