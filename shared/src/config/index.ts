@@ -5,6 +5,7 @@ import { checkMetricsGuard, observabilityDispatcherFields, observabilityIngressF
 import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
 
 export { ConfigError, type Env } from './env.js';
+export { corsEnabled, corsOriginAllowed, type CorsOrigins } from './corsOrigins.js';
 
 const allIngressFields = { ...commonFields, ...ingressFields, ...securityIngressFields, ...observabilityIngressFields };
 const allDispatcherFields = {

@@ -1,5 +1,6 @@
 import { createSecretKey } from 'node:crypto';
 import { z } from 'zod';
+import { NO_CORS, resolveCorsOrigins } from './corsOrigins.js';
 import { resolveForwardPaths } from './forwardPaths.js';
 import { parseApiKeyList } from '../security/apiKeys.js';
 import { PRIORITY_CLASSES, type PriorityClass } from '../security/priority.js';
@@ -81,6 +82,12 @@ export const securityIngressFields = {
     for (const message of problems) ctx.addIssue({ code: 'custom', message });
     return paths;
   }),
+  /** Origins whose pages may call the client API (llama-server's `--cors-origins`: a list, `*`, `localhost`). */
+  CORS_ORIGINS: list.transform((entries, ctx) => {
+    const { origins, problems } = resolveCorsOrigins(entries);
+    for (const message of problems) ctx.addIssue({ code: 'custom', message });
+    return origins;
+  }).default(NO_CORS),
   /** Forward llama.cpp's X-Conversation-Id (resumable streams that outlive a disconnect). */
   FORWARD_CONVERSATION_ID: z.stringbool().default(false),
   /** Request line plus headers (431 beyond). */
