@@ -189,9 +189,9 @@ function frame(kind: (typeof FrameKind)[keyof typeof FrameKind], rid: string, se
 }
 
 /** Answers the queued job as a dispatcher would: head, one body chunk, end. */
-function answer(h: Harness, rid: string, body: string): void {
+function answer(h: Harness, rid: string, body: string, headers: Array<[string, string]> = []): void {
   const sink = h.router.sinks.get(rid)!;
-  sink.onFrame(frame(FrameKind.head, rid, 0, jsonPayload({ status: 200, headers: [['content-type', 'application/json']], dispatcher: 'd1' })));
+  sink.onFrame(frame(FrameKind.head, rid, 0, jsonPayload({ status: 200, headers: [['content-type', 'application/json'], ...headers], dispatcher: 'd1' })));
   sink.onFrame(frame(FrameKind.data, rid, 1, Buffer.from(body)));
   sink.onFrame(frame(FrameKind.end, rid, 2));
 }
@@ -417,10 +417,10 @@ describe('CORS (CORS_ORIGINS=localhost)', () => {
     const h = await harness({ CORS_ORIGINS: `${PAGE},http://other.example` });
     const reply = h.app.inject(chat(CHAT_BODY, { headers: { origin: PAGE } }));
     const job = await h.jobs.firstEnqueue.promise;
-    answer(h, job.rid, '{"ok":true}');
+    answer(h, job.rid, '{"ok":true}', [['vary', 'Accept-Encoding']]);
     const res = await reply;
     // One value, not a list: the relayed head and the gateway's policy did not both write it.
-    expect([res.statusCode, res.headers['access-control-allow-origin']]).toEqual([200, PAGE]);
+    expect([res.statusCode, res.headers['access-control-allow-origin'], res.headers.vary]).toEqual([200, PAGE, 'Origin, Accept-Encoding']);
 
     h.jobs.enqueue = async () => {
       throw new Error('redis down');
