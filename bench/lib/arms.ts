@@ -97,7 +97,7 @@ export interface ThroughputFigures extends CpuFigures {
 
 function withTotal(byProcess: Record<string, number>, digits: number): Record<string, number> {
   const total = Object.values(byProcess).reduce((a, b) => a + b, 0);
-  return Object.fromEntries([...Object.entries(byProcess), ['total', total]].map(([k, v]) => [k, round(v as number, digits)]));
+  return Object.fromEntries(Object.entries({ ...byProcess, total }).map(([k, v]) => [k, round(v, digits)]));
 }
 
 function cpuFigures(cpuSeconds: Record<string, number>, events: number, wallSeconds: number): CpuFigures {

@@ -146,12 +146,12 @@ describe('queue inspection', () => {
     const taken = await worker.getNextJob('token-1', { block: false });
     expect(taken?.id).toBeDefined();
     const [active] = await inspector.jobs(MODEL, ['active']);
-    expect(active).toMatchObject({ id: taken!.id, state: 'active', dispatcher: 'disp-7', attempts: 1 });
+    expect(active).toMatchObject({ id: taken.id, state: 'active', dispatcher: 'disp-7', attempts: 1 });
 
     const control = await subscribe(names.controlChannel);
-    const result = await cancelJob(inspector, client, names, taken!.id!, [MODEL]);
+    const result = await cancelJob(inspector, client, names, taken.id!, [MODEL]);
     expect(result).toMatchObject({ action: 'cancel_sent', state: 'active', receivers: 1 });
-    expect(decodeControl((await until(() => control[0])).toString())).toEqual({ type: 'cancel', rid: taken!.id, reason: 'operator_cancelled' });
+    expect(decodeControl((await until(() => control[0])).toString())).toEqual({ type: 'cancel', rid: taken.id, reason: 'operator_cancelled' });
   });
 
   it('refuses to cancel a job no queue holds', async () => {

@@ -288,10 +288,18 @@ describe('infra/docker/Dockerfile', () => {
     expect(env).toMatchObject(RUNTIME_ENV);
   });
 
-  it('runs as a non-root user on Node 22 slim', () => {
+  it('installs the production dependencies of exactly the packages it builds', () => {
+    const workspaces = (flags: string) => flags.split(/\s*-w\s+/).filter(Boolean).sort();
+    const built = workspaces(/npm run build((?:\s+-w\s+\S+)+)/.exec(lines.join('\n'))![1]!);
+    const install = instruction(stages, 'prod-deps', 'RUN')!;
+    expect(install).toContain('npm ci --omit=dev');
+    expect(workspaces(/((?:\s+-w\s+\S+)+)\s*$/.exec(install)![1]!)).toEqual(built);
+  });
+
+  it('runs as a non-root user on Node 24 slim', () => {
     expect(instruction(stages, 'runtime', 'USER')).toBe('node');
     expect(stages.get('runtime')!.lines[0]).toBe('FROM ${NODE_IMAGE} AS runtime');
-    expect(read('infra/docker/Dockerfile')).toMatch(/^ARG NODE_IMAGE=node:22-[\w.-]*slim$/m);
+    expect(read('infra/docker/Dockerfile')).toMatch(/^ARG NODE_IMAGE=node:24-[\w.-]*slim$/m);
   });
 
   it('copies files that exist and that .dockerignore lets through', () => {

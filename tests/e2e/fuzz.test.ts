@@ -342,7 +342,7 @@ async function send(h: Hostile): Promise<Outcome> {
   if (h.undici) {
     try {
       // The dispatcher API sends the path verbatim; a URL would normalise `..` away first.
-      const res = await undiciAgent.request({ origin: ingress.url, ...h.undici, method: h.undici.method as 'POST' });
+      const res = await undiciAgent.request({ origin: ingress.url, ...h.undici, method: h.undici.method });
       const body = await res.body.text();
       const detail = `${h.undici.method} ${h.undici.path} → ${res.statusCode} ${body.slice(0, 120)}`;
       return { category: h.category, status: res.statusCode, json: isErrorBody(body), closedByServer: false, unparseable: false, detail };

@@ -41,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([ingress, ...services].filter(Boolean).map((s) => s.stop()));
-  await Promise.all([llama, vllm].map((s) => s?.close()));
+  await Promise.all([llama, vllm].filter((s) => s !== undefined).map((s) => s.close()));
   await redis?.stop();
 });
 

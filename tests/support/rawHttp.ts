@@ -96,13 +96,17 @@ export function rawRequest(port: number, parts: ReadonlyArray<Buffer | string | 
     socket.on('error', closed);
     socket.on('end', closed);
     socket.on('close', closed);
-    socket.once('connect', async () => {
+    const send = async () => {
       for (const part of parts) {
         if (done || socket.destroyed) return;
         if (typeof part === 'object' && 'pauseMs' in part) await new Promise((r) => setTimeout(r, part.pauseMs));
         else socket.write(part);
       }
       if (options.endAfterSend && !socket.destroyed) socket.end();
+    };
+    // A failure while sending ends the exchange through the socket's 'error' listener.
+    socket.once('connect', () => {
+      send().catch((err: unknown) => socket.destroy(err as Error));
     });
   });
 }

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { freePort, spawnService, type ServiceName, type ServiceProcess } from '@infergate/stack';
 
 export type Service = ServiceProcess;
@@ -19,11 +20,11 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 20_000
     const late = Date.now() > deadline;
     try {
       const v = await check();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
     } catch (err) {
       lastError = err;
     }
-    if (late) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (late) throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError instanceof Error ? String(lastError) : inspect(lastError)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -8,7 +8,8 @@ import type { EngineSnapshot } from './types.js';
 /*
  * The adapters against what engines really answer: recorded llama-server
  * exchanges (infra/sim/fixtures/captures) and vLLM expositions as
- * shared/engine-apis.md quotes them, served by a stand-in for the HTTP layer.
+ * vllm/v1/metrics/loggers.py (PrometheusStatLogger) writes them, served by a
+ * stand-in for the HTTP layer.
  */
 
 type Answer = EngineResponse<string> | Error;
@@ -134,7 +135,8 @@ describe('llama.cpp adapter', () => {
   });
 });
 
-// shared/engine-apis.md A.2, a V1 scrape (one engine).
+// A V1 scrape of one engine: prometheus_client text from vllm/v1/metrics/loggers.py,
+// every series labelled with model_name and engine.
 const V1 = `# HELP vllm:num_requests_running Number of requests in model execution batches.
 # TYPE vllm:num_requests_running gauge
 vllm:num_requests_running{engine="0",model_name="Qwen/Qwen3-8B"} 7.0

@@ -4,6 +4,7 @@ import {
   createRedis,
   isGatewayError,
   loadConfig,
+  ModelQueues,
   QueueInspector,
   redisNames,
   redisTarget,
@@ -11,7 +12,6 @@ import {
   type Env,
 } from '@infergate/shared';
 import { commands, UsageError, type CommandArgs } from './commands.js';
-import { CliQueues } from './queues.js';
 
 /** A CLI that cannot reach Redis says so within this, instead of retrying. */
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -64,8 +64,12 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
   }
   const [name, ...positionals] = parsed.positionals;
   if (parsed.values.help || name === undefined) {
-    (parsed.values.help ? io.out : io.err)(USAGE);
-    return parsed.values.help ? 0 : 2;
+    if (parsed.values.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    io.err(USAGE);
+    return 2;
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
@@ -86,7 +90,9 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
   let lastError = '';
   redis.on('error', (err: Error) => (lastError = err.message));
   const names = redisNames(config.REDIS_PREFIX);
-  const queues = new CliQueues(redis, names);
+  // The queues share the CLI's connection, whose listener keeps its last error for the message; the
+  // command that failed on it reports the failure.
+  const queues = new ModelQueues(redis, names, () => undefined);
   const inspector = new QueueInspector(redis, queues.queue);
   try {
     try {

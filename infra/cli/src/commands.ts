@@ -5,6 +5,7 @@ import {
   gatewayError,
   GONE_DISPATCHER_MEMORY_MS,
   isQueueJobState,
+  LIVE_JOB_STATES,
   readDispatchers,
   readModels,
   type QueueInspector,
@@ -14,8 +15,6 @@ import {
   type RedisNames,
 } from '@infergate/shared';
 import { duration, table } from './format.js';
-
-const LIVE_STATES: readonly QueueJobState[] = ['waiting', 'prioritized', 'delayed', 'active'];
 
 export interface Session {
   readonly redis: RedisClient;
@@ -76,7 +75,7 @@ export const commands: Readonly<Record<string, Command>> = {
 
   async jobs(s, args) {
     const model = await knownModel(s, args);
-    const states = args.state === undefined ? LIVE_STATES : args.state.split(',').map((x) => x.trim());
+    const states = args.state === undefined ? LIVE_JOB_STATES : args.state.split(',').map((x) => x.trim());
     for (const state of states) if (!isQueueJobState(state)) throw new UsageError(`unknown job state '${state}'`);
     const jobs = await s.inspector.jobs(model, states as QueueJobState[], args.limit === undefined ? DEFAULT_JOB_LIMIT : Number(args.limit));
     const text = table(

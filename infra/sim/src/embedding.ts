@@ -20,6 +20,6 @@ export function embed(text: string, dims: number): number[] {
 /** The texts of an OpenAI-style `input`: a string or a list of strings. */
 export function inputTexts(input: unknown): string[] | undefined {
   if (typeof input === 'string') return [input];
-  if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string')) return input as string[];
+  if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string')) return input;
   return undefined;
 }

@@ -8,5 +8,5 @@ export {
   type SimulatorPatch,
 } from './config.js';
 export type { SimStats } from './stats.js';
-export { expectedTokens, tokenText, type TokenStyle } from './content.js';
+export { expectedTokens, tokenText, type TextMode, type TokenStyle } from './content.js';
 export { startRouterSimulator, type RouterHandle, type RouterModelStatus, type RouterOptions } from './router/index.js';

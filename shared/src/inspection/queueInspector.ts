@@ -9,6 +9,9 @@ export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
 /** States of a job no dispatcher holds: removing it from the queue is all a cancel needs. */
 export const QUEUED_STATES: ReadonlySet<QueueJobState> = new Set(['waiting', 'prioritized', 'delayed']);
 
+/** States of a job that has not finished: queued, or held by a dispatcher. */
+export const LIVE_JOB_STATES = ['waiting', 'prioritized', 'delayed', 'active'] as const satisfies readonly QueueJobState[];
+
 export function isQueueJobState(value: string): value is QueueJobState {
   return (QUEUE_JOB_STATES as readonly string[]).includes(value);
 }

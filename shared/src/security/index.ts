@@ -1,4 +1,5 @@
 export { authenticationConfigured } from './access.js';
+export { bearerToken } from './bearer.js';
 export { hashApiKey, MIN_API_KEY_LENGTH, parseApiKeyList, type ApiKeyEntry } from './apiKeys.js';
 export { isSafeEnginePath } from './enginePath.js';
 export { PRIORITY_CLASSES, type PriorityClass } from './priority.js';

@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { problemsOf } from '../../../tests/support/configProblems.js';
 import { loadConfig } from '../config/index.js';
-import { forwardableRequestHeaders } from '../http-headers.js';
+import { forwardableRequestHeaders } from '../httpHeaders.js';
 import { hashApiKey, parseApiKeyList } from './apiKeys.js';
 import { isSafeEnginePath } from './enginePath.js';
 

@@ -1,6 +1,6 @@
 import { isRecord, type Reply } from '../http.js';
 import { handlerError } from './http.js';
-import { nlohmannParseError } from './json-error.js';
+import { nlohmannParseError } from './jsonError.js';
 
 /**
  * Parses a request body the way llama-server does; a malformed body is the

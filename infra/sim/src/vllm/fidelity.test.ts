@@ -1,6 +1,8 @@
 /*
- * The vLLM personality against the behaviour documented in
- * shared/engine-apis.md (there are no vLLM captures): readiness by refused
+ * The vLLM personality against vLLM's source (there are no vLLM captures):
+ * vllm/entrypoints/openai/api_server.py, serve/instrumentator/health.py,
+ * v1/metrics/loggers.py, openai/chat_completion/serving.py and
+ * openai/engine/protocol.py. Readiness by refused
  * connections, prometheus_client metrics, the OpenAI stream grammar with
  * `content: ""` role chunks and [DONE], nested errors, and the waiting queue.
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatG, promCounter, promGauge, pyFloat } from './metrics-text.js';
+import { formatG, promCounter, promGauge, pyFloat } from './metricsText.js';
 
 describe('llama.cpp number formatting (%g)', () => {
   it.each([

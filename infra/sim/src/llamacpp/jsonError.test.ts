@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nlohmannParseError } from './json-error.js';
+import { nlohmannParseError } from './jsonError.js';
 
 const error = (text: string): string | undefined => nlohmannParseError(Buffer.from(text, 'utf8'));
 const prefix = '[json.exception.parse_error.101] parse error at line ';
