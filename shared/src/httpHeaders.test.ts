@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { relayableResponseHeaders } from './http-headers.js';
+import { relayableResponseHeaders } from './httpHeaders.js';
 
 describe('relayable engine response headers', () => {
   it('leave the CORS answer to the gateway: the engine\'s own (llama-server reflects any Origin) is not relayed', () => {
