@@ -10,6 +10,7 @@ import {
   type InternalFailures,
   type StopReason,
 } from '@infergate/shared';
+import { AnswerWatcher, framingEventsOf } from './answerUsage.js';
 import { isConnectionFailure, type EngineClient } from './engines/index.js';
 import type { DispatcherOperation } from './metrics.js';
 import type { ReplyPublisher } from './replyPublisher.js';
@@ -77,13 +78,17 @@ export async function runJob(
     publisher.head({ status: res.statusCode, headers: relayableResponseHeaders(res.headers), dispatcher: ctx.dispatcherId });
     headSent = true;
     ctx.recordStarted(job.rid);
+    const answer = new AnswerWatcher(isEventStream(res.headers['content-type']), framingEventsOf(job.path));
     // A 'data' listener costs less per chunk than async iteration.
     await new Promise<void>((resolve, reject) => {
-      res.body.on('data', (chunk: Buffer) => publisher.data(chunk));
+      res.body.on('data', (chunk: Buffer) => {
+        answer.push(chunk);
+        publisher.data(chunk);
+      });
       res.body.once('end', resolve);
       res.body.once('error', reject);
     });
-    publisher.end();
+    publisher.end(answer.usage());
     await publisher.drained();
     return { kind: 'served', status: res.statusCode };
   } catch (err) {
@@ -92,6 +97,10 @@ export async function runJob(
     clearTimeout(timeout);
     ctx.closePublisher(publisher);
   }
+}
+
+function isEventStream(contentType: string | string[] | undefined): boolean {
+  return String(contentType).toLowerCase().includes('text/event-stream');
 }
 
 async function failure(

@@ -1,4 +1,4 @@
-import { encodeFrame, FrameKind, jsonPayload, type ErrorCode, type HeadPayload } from '@infergate/shared';
+import { encodeFrame, endPayload, FrameKind, jsonPayload, type ErrorCode, type HeadPayload, type TokenUsage } from '@infergate/shared';
 import type { FrameChannel } from './frameChannel.js';
 
 interface Pending {
@@ -64,8 +64,9 @@ export class ReplyPublisher {
     if (chunk.length > 0) this.push({ kind: FrameKind.data, payload: chunk });
   }
 
-  end(): void {
-    this.push({ kind: FrameKind.end, payload: undefined });
+  /** Ends the response; the answer's usage rides on the end frame, for the ingress to account. */
+  end(usage?: TokenUsage): void {
+    this.push({ kind: FrameKind.end, payload: usage === undefined ? undefined : endPayload(usage) });
   }
 
   error(code: ErrorCode, message: string): void {

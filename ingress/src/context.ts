@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Queue } from 'bullmq';
-import type { CancelReason, DispatcherState, InferenceJob, IngressConfig, Logger, RedisClient, RedisNames } from '@infergate/shared';
+import type { CancelReason, DispatcherState, InferenceJob, IngressConfig, Logger, RedisClient, RedisNames, UsageFilter, UsageRecord } from '@infergate/shared';
 import type { Principal } from './auth/index.js';
 import type { DrainRate } from './drainRate.js';
 import type { InternalFailures } from './internalFailures.js';
@@ -26,6 +26,16 @@ export interface JobSubmitter {
 export interface Limiter {
   /** Admits the request or throws a 429; resolves to the function that gives its slot back. */
   acquire(principal: Principal, rid: string): Promise<() => void>;
+}
+
+/** Token limits and usage records (UsageAccounting). */
+export interface TokenAccounting {
+  /** Refuses with a 429 a key that is over a token limit; resolves otherwise. */
+  admit(principal: Principal): Promise<void>;
+  /** Accounts a relayed request once it settled: its tokens and its record. */
+  settled(request: FastifyRequest, model: string, outcome: RelayOutcome): void;
+  /** The usage records matching `filter` (readUsage). */
+  read(filter: UsageFilter): Promise<UsageRecord[]>;
 }
 
 /** The process's reply channel (ReplyRouter). */
@@ -71,6 +81,7 @@ export interface IngressContext {
   readonly drainRate: DrainRate;
   readonly queueDepths: QueueDepths;
   readonly limiter: Limiter;
+  readonly usage: TokenAccounting;
   readonly metrics: IngressMetrics;
   /** Whether the command connection is usable now (`/readyz`). */
   redisReady(): boolean;

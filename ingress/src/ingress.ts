@@ -26,6 +26,7 @@ import { InternalFailures } from './internalFailures.js';
 import { RedisCancelPublisher } from './cancelPublisher.js';
 import { watchRedisConnection } from './redisConnectionWatch.js';
 import { logRequest } from './requestLog.js';
+import { UsageAccounting } from './usage/usageAccounting.js';
 
 export interface IngressHandle {
   readonly app: FastifyInstance;
@@ -50,7 +51,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     liveDispatchers: (): number => registry.live.length,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
     inspector: new QueueInspector(commands, (model): Queue => queues.queue(model)),
-  });
+  }, { tokensByKey: config.USAGE_METRICS_BY_KEY });
   const failures = new InternalFailures(log, metrics);
   watchRedisConnection(commands, 'commands', failures);
   watchRedisConnection(subscriber, 'replies', failures);
@@ -67,6 +68,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   await registry.start();
   const queues = new JobQueues(commands, names, failures);
   const limiter = new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000, failures);
+  const usage = new UsageAccounting(config, commands, names, failures, metrics.tokens);
   const context: IngressContext = {
     config,
     logger: log,
@@ -80,12 +82,14 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     drainRate: new DrainRate(),
     queueDepths: new QueueDepths((model) => queues.depth(model)),
     limiter,
+    usage,
     metrics,
     redisReady: () => commands.status === 'ready',
     operator: { commands, queue: (model) => queues.queue(model) },
     draining: false,
     onSettled(request, model, outcome, durationMs) {
       metrics.requestSettled(request, model, outcome, durationMs);
+      usage.settled(request, model, outcome);
       logRequest(log, request, model, outcome, durationMs);
     },
   };

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { TokenMetrics } from './usage/tokenMetrics.js';
 import type { QueueInspector, QueueSummary } from '@infergate/shared';
 import { ChunkGapHistogram } from './metricsChunkGaps.js';
 import type { RelayOutcome } from './requestRelay.js';
@@ -91,7 +92,14 @@ export class IngressMetrics {
     registers: [this.registry],
   });
 
-  constructor(private readonly probes: IngressProbes) {
+  /** Tokens by model and kind, counted by the usage accounting. */
+  readonly tokens: TokenMetrics;
+
+  constructor(
+    private readonly probes: IngressProbes,
+    options: { readonly tokensByKey?: boolean } = {},
+  ) {
+    this.tokens = new TokenMetrics(this.registry, options.tokensByKey ?? false);
     this.registry.registerMetric(this.chunkGaps.asMetric());
     const registers = [this.registry];
     new Gauge({

@@ -5,11 +5,13 @@ import {
   gatewayError,
   isGatewayError,
   parseError,
+  parseEndPayload,
   parseHead,
   type CancelReason,
   type ErrorCode,
   type Frame,
   type GatewayError,
+  type TokenUsage,
 } from '@infergate/shared';
 import { sseErrorEvent, writeErrorResponse } from './errorResponse.js';
 import { CHUNK_GAP_SAMPLE, ChunkGaps } from './metricsChunkGaps.js';
@@ -34,6 +36,8 @@ export interface RelayOutcome {
   /** The response was an event stream. */
   readonly stream: boolean;
   readonly dispatcher?: string;
+  /** The answer's tokens as its dispatcher read them from the engine's bytes; absent when it could not. */
+  readonly usage?: TokenUsage;
 }
 
 export interface RelayHooks {
@@ -133,7 +137,7 @@ export class RequestRelay implements FrameSink {
         break;
       case FrameKind.end:
         this.res.end();
-        this.settle(this.status);
+        this.settle(this.status, undefined, parseEndPayload(frame.payload));
         break;
       case FrameKind.error: {
         const e = parseError(frame.payload);
@@ -244,7 +248,7 @@ export class RequestRelay implements FrameSink {
     );
   }
 
-  private settle(status: number, error?: ErrorCode): void {
+  private settle(status: number, error?: ErrorCode, usage?: TokenUsage): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
     clearTimeout(this.queueTimer);
@@ -261,6 +265,7 @@ export class RequestRelay implements FrameSink {
       ...(this.chunkGaps === undefined ? {} : { chunkGaps: this.chunkGaps }),
       stream: this.sse,
       ...(this.dispatcher === undefined ? {} : { dispatcher: this.dispatcher }),
+      ...(usage === undefined ? {} : { usage }),
     });
   }
 }

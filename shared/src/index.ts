@@ -16,3 +16,5 @@ export * from './httpHeaders.js';
 export * from './protocol/registry.js';
 export * from './inspection/index.js';
 export * from './security/index.js';
+export * from './usage/tokenUsage.js';
+export * from './usage/usageRecords.js';

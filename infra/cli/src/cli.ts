@@ -31,6 +31,10 @@ commands:
   dispatchers                 dispatchers and their last heartbeat
   pause <model>               stop dispatchers taking jobs of a model
   resume <model>              let them take jobs again
+  usage [--key ID] [--model M] [--since YYYY-MM-DD]
+                              tokens per key, model and UTC day (default: the
+                              last 30 days); ID is key:<name>, tenant:<name>
+                              or a bare name
 
 options:
   --json                      machine-readable output
@@ -55,6 +59,9 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
         json: { type: 'boolean', default: false },
         state: { type: 'string' },
         limit: { type: 'string' },
+        key: { type: 'string' },
+        model: { type: 'string' },
+        since: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -102,7 +109,8 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
       io.err(`infergate: cannot reach Redis at ${where} within ${CONNECT_TIMEOUT_MS} ms${lastError ? ` (${lastError})` : ''}\n`);
       return 1;
     }
-    const args: CommandArgs = { positionals, state: parsed.values.state, limit: parsed.values.limit };
+    const { state, limit, key, model, since } = parsed.values;
+    const args: CommandArgs = { positionals, state, limit, key, model, since };
     const result = await command({ redis, names, inspector }, args);
     io.out(parsed.values.json ? `${JSON.stringify(result.data, null, 2)}\n` : result.text);
     return 0;

@@ -8,6 +8,8 @@ import {
   LIVE_JOB_STATES,
   readDispatchers,
   readModels,
+  readUsage,
+  usageFilterOf,
   type QueueInspector,
   type QueueJobState,
   type QueueSummary,
@@ -26,6 +28,9 @@ export interface CommandArgs {
   readonly positionals: readonly string[];
   readonly state: string | undefined;
   readonly limit: string | undefined;
+  readonly key?: string | undefined;
+  readonly model?: string | undefined;
+  readonly since?: string | undefined;
 }
 
 /** What a command found: the data for `--json`, and its table for people. */
@@ -115,6 +120,15 @@ export const commands: Readonly<Record<string, Command>> = {
       ]),
     );
     return { data: list, text };
+  },
+
+  async usage(s, args) {
+    const records = await readUsage(s.redis, s.names, usageFilterOf({ key: args.key, model: args.model, since: args.since }));
+    const text = table(
+      ['DAY', 'KEY', 'MODEL', 'REQUESTS', 'PROMPT', 'CACHED', 'COMPLETION', 'ERRORS', 'ESTIMATED'],
+      records.map((r) => [r.day, r.key, r.model, r.requests, r.prompt_tokens, r.cached_prompt_tokens, r.completion_tokens, r.errors, r.estimated ? 'yes' : 'no']),
+    );
+    return { data: records, text };
   },
 
   async pause(s, args) {

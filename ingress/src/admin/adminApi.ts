@@ -6,6 +6,7 @@ import {
   GONE_DISPATCHER_MEMORY_MS,
   isQueueJobState,
   readDispatchers,
+  usageFilterOf,
   DEFAULT_JOB_LIMIT,
   type QueueInspector,
   type QueueJobState,
@@ -53,6 +54,9 @@ export async function adminApi(app: FastifyInstance, ctx: IngressContext, operat
   app.post<{ Params: { id: string } }>('/jobs/:id/cancel', async (request) =>
     cancelJob(inspector, commands, names, request.params.id, registry.knownModels),
   );
+
+  // Every key's usage records, filtered by ?key=&model=&since= (the same records as `infergate usage` and /v1/usage).
+  app.get<{ Querystring: Record<string, unknown> }>('/usage', async (request) => ctx.usage.read(usageFilterOf(request.query)));
 
   app.get('/dispatchers', async () => ({ data: await readDispatchers(commands, names, GONE_DISPATCHER_MEMORY_MS) }));
 }

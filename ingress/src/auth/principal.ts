@@ -12,6 +12,12 @@ export interface Principal {
   readonly rpm: number;
   /** Requests open at once; 0 = unlimited. */
   readonly concurrent: number;
+  /** Tokens per minute; 0 = unlimited. */
+  readonly tpm: number;
+  /** Tokens per UTC day; 0 = unlimited. */
+  readonly dailyTokens: number;
+  /** Tokens per UTC month; 0 = unlimited. */
+  readonly monthlyTokens: number;
   /** BullMQ job priority (1 = most urgent). */
   readonly priority: number;
 }
@@ -30,6 +36,9 @@ export function principalFor(config: IngressConfig, kind: Principal['kind'], id:
     id,
     rpm: policy?.rpm ?? config.KEY_RATE_LIMIT_RPM,
     concurrent: policy?.concurrent ?? config.KEY_MAX_CONCURRENT,
+    tpm: policy?.tpm ?? config.KEY_TPM,
+    dailyTokens: policy?.daily_tokens ?? config.KEY_DAILY_TOKENS,
+    monthlyTokens: policy?.monthly_tokens ?? config.KEY_MONTHLY_TOKENS,
     priority: PRIORITY_CLASSES[policy?.priority ?? 'normal'],
   };
 }

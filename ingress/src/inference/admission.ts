@@ -8,11 +8,12 @@ export type Release = () => void;
 
 const NOTHING_HELD: Release = () => undefined;
 
-type AdmissionContext = Pick<IngressContext, 'config' | 'draining' | 'queueDepths' | 'drainRate' | 'limiter'>;
+type AdmissionContext = Pick<IngressContext, 'config' | 'draining' | 'queueDepths' | 'drainRate' | 'limiter' | 'usage'>;
 
 /**
  * Whether a request may be queued now: not while the ingress drains, not
- * beyond the model's queue-depth limit, not beyond its key's limits. Every
+ * beyond the model's queue-depth limit, not for a key over a token limit,
+ * not beyond its key's request limits. Every
  * refusal is a catalog error with its Retry-After.
  */
 export class Admission {
@@ -30,6 +31,7 @@ export class Admission {
   async admit(model: string, principal: Principal | null, rid: string, client: ClientPresence): Promise<Release | undefined> {
     await this.refuseIfQueueFull(model);
     if (client.gone) return undefined;
+    if (principal) await this.ctx.usage.admit(principal);
     const release = principal ? await this.ctx.limiter.acquire(principal, rid) : NOTHING_HELD;
     if (!client.gone) return release;
     release();

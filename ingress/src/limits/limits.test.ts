@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { createLogger, isGatewayError, redisNames, type GatewayError, type RedisNames } from '@infergate/shared';
+import { createLogger, redisNames, type RedisNames } from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../../tests/support/redis.js';
 import { waitFor } from '../../../tests/support/services.js';
+import { refusal, testPrincipal } from '../../../tests/support/principals.js';
 import type { Principal } from '../auth/principal.js';
 import { InternalFailures } from '../internalFailures.js';
 import { KeyLimiter } from './keyLimiter.js';
@@ -37,20 +38,7 @@ function node(leaseMs = 30_000): KeyLimiter {
   return limiter;
 }
 
-let n = 0;
-function principal(limits: Partial<Principal>): Principal {
-  return { kind: 'key', id: `k${++n}`, rpm: 0, concurrent: 0, priority: 1000, ...limits };
-}
-
-async function refusal(attempt: Promise<unknown>): Promise<GatewayError | undefined> {
-  try {
-    await attempt;
-    return undefined;
-  } catch (err) {
-    if (!isGatewayError(err)) throw err;
-    return err;
-  }
-}
+const principal = (limits: Partial<Principal>): Principal => testPrincipal(limits, 'k');
 
 
 describe('per-key limits across ingress nodes', () => {

@@ -156,6 +156,8 @@ async function harness(env: Env = {}, depth = 0, operator?: OperatorAccess): Pro
     drainRate: new DrainRate(),
     queueDepths: new QueueDepths(async () => depth),
     limiter,
+    // Token limits and records run on Redis; tests/e2e/usage.test.ts covers them.
+    usage: { admit: async () => undefined, settled: () => undefined, read: async () => [] },
     metrics,
     redisReady: () => true,
     ...(operator ? { operator } : {}),

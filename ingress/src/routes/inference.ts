@@ -11,6 +11,7 @@ import { openRelay } from '../inference/relayWiring.js';
 import { registerForwardTargetGuard } from '../limits/index.js';
 import { routingFields } from '../requestBody.js';
 import { modelsRoute } from './health.js';
+import { usageRoute } from './usage.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -67,5 +68,6 @@ export async function clientApi(app: FastifyInstance, ctx: IngressContext, authe
   registerAuth(app, authenticator);
   app.setNotFoundHandler(answerUnknownPath);
   await modelsRoute(app, ctx);
+  await usageRoute(app, ctx);
   await inferenceRoutes(app, ctx);
 }

@@ -4,12 +4,13 @@ import { ConfigError, resolveFileVariables, type Env } from './env.js';
 import { checkRedisForm, commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
 import { checkMetricsGuard, observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
 import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
+import { usageIngressFields } from './usageFields.js';
 
 export { loadDotEnv } from './dotenv.js';
 export { ConfigError, type Env } from './env.js';
 export { corsEnabled, corsOriginAllowed, type CorsOrigins } from './corsOrigins.js';
 
-const allIngressFields = { ...commonFields, ...ingressFields, ...securityIngressFields, ...observabilityIngressFields };
+const allIngressFields = { ...commonFields, ...ingressFields, ...securityIngressFields, ...observabilityIngressFields, ...usageIngressFields };
 const allDispatcherFields = {
   ...commonFields,
   ...dispatcherFields,

@@ -44,6 +44,12 @@ const keyPolicy = z.strictObject({
   rpm: count.optional(),
   /** Requests running or queued at once (0 = unlimited). */
   concurrent: count.optional(),
+  /** Tokens (prompt + completion) per minute, charged when a request ends (0 = unlimited). */
+  tpm: count.optional(),
+  /** Tokens per UTC day (0 = unlimited). */
+  daily_tokens: count.optional(),
+  /** Tokens per UTC calendar month (0 = unlimited). */
+  monthly_tokens: count.optional(),
   priority: z.enum(Object.keys(PRIORITY_CLASSES) as [PriorityClass, ...PriorityClass[]]).optional(),
 });
 
@@ -72,7 +78,7 @@ export const securityIngressFields = {
   /** Defaults for every key and tenant without its own policy (0 = unlimited). */
   KEY_RATE_LIMIT_RPM: count.default(0),
   KEY_MAX_CONCURRENT: count.default(0),
-  /** `{ "<key id or tenant>": { "rpm": 60, "concurrent": 4, "priority": "high" } }`. */
+  /** `{ "<key id or tenant>": { "rpm": 60, "concurrent": 4, "tpm": 20000, "daily_tokens": 1000000, "priority": "high" } }`. */
   KEY_POLICIES: json(z.record(z.string().min(1), keyPolicy)).default({}),
   /** How long a concurrency slot of a vanished ingress stays taken; live ones renew theirs. */
   KEY_LEASE_SECONDS: seconds.default(30),

@@ -22,6 +22,14 @@ export interface RedisNames {
   principalRate(principal: string): string;
   /** Sorted set of one key's or tenant's open requests, scored by lease expiry. */
   principalLeases(principal: string): string;
+  /** Hash of one key's or tenant's usage on one UTC day (`YYYY-MM-DD`), by model; shares the principal's hash tag. */
+  usageDay(principal: string, day: string): string;
+  /** Tokens one key or tenant used in one UTC month (`YYYY-MM`). */
+  usageMonth(principal: string, month: string): string;
+  /** Tokens-per-minute state (a GCRA timestamp) of one key or tenant. */
+  tokenRate(principal: string): string;
+  /** Sorted set of the keys and tenants with usage records, scored by the last day they had one. */
+  readonly usagePrincipals: string;
 }
 
 export function redisNames(prefix: string): RedisNames {
@@ -44,5 +52,10 @@ export function redisNames(prefix: string): RedisNames {
     // One tag per principal: the limiter's script reads and writes both keys at once.
     principalRate: (p) => `${prefix}:limit:{p.${encodeURIComponent(p)}}:rate`,
     principalLeases: (p) => `${prefix}:limit:{p.${encodeURIComponent(p)}}:leases`,
+    // The principal's tag again: one script writes a finished request's record and its charges.
+    usageDay: (p, day) => `${prefix}:usage:{p.${encodeURIComponent(p)}}:day:${day}`,
+    usageMonth: (p, month) => `${prefix}:usage:{p.${encodeURIComponent(p)}}:month:${month}`,
+    tokenRate: (p) => `${prefix}:usage:{p.${encodeURIComponent(p)}}:tpm`,
+    usagePrincipals: `${prefix}:usage:{usage}:principals`,
   };
 }
