@@ -28,6 +28,7 @@ import type { RunContext } from './jobRunner.js';
 import { DispatcherMetrics, type DispatcherOperation } from './metrics.js';
 import { ModelCards } from './modelCards.js';
 import { ModelDiscovery } from './modelDiscovery.js';
+import { ModelGates } from './modelGates.js';
 import { Registration } from './registration.js';
 import { ReplyPublisher } from './replyPublisher.js';
 import { RunningJobs } from './runningJobs.js';
@@ -67,6 +68,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
   subscriber.on('ready', () => controlLoss.recovered());
   const { engine, kind, adapter } = await connectEngine(config, log);
   const gate = new CapacityGate();
+  const modelGates = new ModelGates(gate);
   const shutdown = new Shutdown(config.DRAIN_TIMEOUT_SECONDS * 1000, log);
   const metrics = new DispatcherMetrics({
     dispatcherId: id,
@@ -87,6 +89,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     },
     log,
     failures,
+    (snap) => modelGates.apply(snap),
   );
 
   const frames = new FrameChannel(commands);
@@ -124,7 +127,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
         stalledCheckMs: config.STALLED_CHECK_SECONDS * 1000,
       },
     },
-    { adapter, names, gate, handle: lifecycle.handle, failures, logger: log },
+    { adapter, names, gateFor: (model) => modelGates.gateFor(model), handle: lifecycle.handle, failures, logger: log },
   );
   const cards = new ModelCards(engine, config.METRICS_CACHE_TTL_SECONDS * 1000, failures, log);
   const state = stateSnapshot({

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ANY_PATH, gatewayError, isDeniedEnginePost, isGatewayError, isIngressRoute, isPlainRoutePath, isSafeEnginePath, pathOf } from '@infergate/shared';
 import { registerAuth, type Authenticator } from '../auth/index.js';
 import type { IngressContext } from '../context.js';
+import { registerCors } from '../cors/corsHooks.js';
 import { answerUnknownPath } from '../frameworkErrors.js';
 import { Admission } from '../inference/admission.js';
 import { ClientPresence } from '../inference/clientPresence.js';
@@ -97,12 +98,14 @@ function routesToAModel(ctx: IngressContext, request: FastifyRequest): boolean {
 /**
  * The client API as one plugin with its own hooks: the forwarded target's
  * checks and the client credentials apply to these routes and to no other.
+ * CORS comes before the credentials, so a preflight needs none.
  * It answers unknown paths too, through the same hooks: a hostile target is
  * refused as such, and a client without credentials learns no more than
  * that it needs some (and makes the ingress read no body).
  */
 export async function clientApi(app: FastifyInstance, ctx: IngressContext, authenticator: Authenticator): Promise<void> {
   registerForwardTargetGuard(app);
+  await registerCors(app, ctx.config.CORS_ORIGINS);
   registerAuth(app, authenticator);
   await modelsRoute(app, ctx);
   await usageRoute(app, ctx);

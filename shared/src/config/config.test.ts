@@ -31,6 +31,20 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads CORS_ORIGINS as llama-server reads --cors-origins and names an entry that is no origin', () => {
+    const open = { ALLOW_OPEN_ACCESS: 'true' };
+    expect(loadConfig('ingress', open).CORS_ORIGINS).toEqual({ any: false, loopback: false, exact: [] });
+    expect(loadConfig('ingress', { ...open, CORS_ORIGINS: 'localhost, https://App.example/' }).CORS_ORIGINS).toEqual({
+      any: false,
+      loopback: true,
+      exact: ['https://app.example'],
+    });
+    expect(problemsOf(() => loadConfig('ingress', { ...open, CORS_ORIGINS: '*,https://app.example/chat,ftp://x' }))).toEqual([
+      "CORS_ORIGINS: 'https://app.example/chat' is not an origin (scheme://host[:port]), '*' or 'localhost'",
+      "CORS_ORIGINS: 'ftp://x' is not an origin (scheme://host[:port]), '*' or 'localhost'",
+    ]);
+  });
+
   it('applies defaults, converts types and freezes the result', () => {
     const config = loadConfig('dispatcher', { ENGINE_URL: 'http://127.0.0.1:8080', MODEL_ALIASES: 'a, b,,c', METRICS_CACHE_TTL_SECONDS: '0.25' });
     expect(config.BACKEND_TIMEOUT_SECONDS).toBe(300);

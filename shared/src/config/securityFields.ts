@@ -1,5 +1,6 @@
 import { createSecretKey } from 'node:crypto';
 import { z } from 'zod';
+import { NO_CORS, resolveCorsOrigins } from './corsOrigins.js';
 import { resolveForwardPaths } from './forwardPaths.js';
 import { parseApiKeyList } from '../security/apiKeys.js';
 import { PRIORITY_CLASSES, type PriorityClass } from '../security/priority.js';
@@ -97,6 +98,12 @@ export const securityIngressFields = {
   WEB_UI: z.stringbool().default(false),
   /** Forward the web UI's server-side fetch helpers (llama-server /cors-proxy, /tools): an SSRF surface. */
   ENGINE_UI_HELPERS: z.stringbool().default(false),
+  /** Origins whose pages may call the client API (llama-server's `--cors-origins`: a list, `*`, `localhost`). */
+  CORS_ORIGINS: list.transform((entries, ctx) => {
+    const { origins, problems } = resolveCorsOrigins(entries);
+    for (const message of problems) ctx.addIssue({ code: 'custom', message });
+    return origins;
+  }).default(NO_CORS),
   /** Forward llama.cpp's X-Conversation-Id (resumable streams that outlive a disconnect). */
   FORWARD_CONVERSATION_ID: z.stringbool().default(false),
   /** Request line plus headers (431 beyond). */
