@@ -20,14 +20,18 @@ import { AffinityLanes } from './affinity/lanes.js';
 import { CapacityGate } from './capacityGate.js';
 import { listenForControl } from './controlListener.js';
 import { EngineMonitor } from './engineMonitor.js';
+import { serveEngineReads } from './engineReads.js';
 import { connectEngine } from './engineSetup.js';
 import { FrameChannel } from './frameChannel.js';
 import { HeartbeatTicker } from './heartbeatTicker.js';
 import { JobFates } from './jobFates.js';
 import { JobLifecycle } from './jobLifecycle.js';
+import type { RunContext } from './jobRunner.js';
 import { DispatcherMetrics, type DispatcherOperation } from './metrics.js';
 import { ModelConsumer } from './modelConsumer.js';
+import { ModelCards } from './modelCards.js';
 import { ModelDiscovery } from './modelDiscovery.js';
+import { ModelGates } from './modelGates.js';
 import { Registration } from './registration.js';
 import { ReplyPublisher } from './replyPublisher.js';
 import { RunningJobs } from './runningJobs.js';
@@ -67,6 +71,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
   subscriber.on('ready', () => controlLoss.recovered());
   const { engine, kind, adapter } = await connectEngine(config, log);
   const gate = new CapacityGate();
+  const modelGates = new ModelGates(gate);
   const shutdown = new Shutdown(config.DRAIN_TIMEOUT_SECONDS * 1000, log);
   const metrics = new DispatcherMetrics({
     dispatcherId: id,
@@ -88,6 +93,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     },
     log,
     failures,
+    (snap) => modelGates.apply(snap),
   );
 
   const frames = new FrameChannel(commands);
@@ -112,12 +118,31 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
           adoptEveryMs: config.STALLED_CHECK_SECONDS * 1000,
           heartbeatTtlMs: config.HEARTBEAT_TTL_SECONDS * 1000,
         },
-        (queueName, model): ModelConsumer => new ModelConsumer({ ...consumerSettings, queueName, model }, gate, (job, token) => lifecycle.handle(job, token), log, failures),
+        (queueName, model): ModelConsumer => new ModelConsumer({ ...consumerSettings, queueName, model }, modelGates.gateFor(model), (job, token) => lifecycle.handle(job, token), log, failures),
         metrics.lanes,
         failures,
         log,
       )
     : undefined;
+  const runContext: RunContext = {
+      engine,
+      dispatcherId: id,
+      backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,
+      idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
+      openPublisher: (job, onGone) => {
+        const publisher = new ReplyPublisher(frames, job.replyTo, job.rid, frames.countsAllSubscribers ? onGone : ignoreUnheard);
+        heartbeats.watch(publisher);
+        return publisher;
+      },
+      closePublisher: (publisher) => heartbeats.unwatch(publisher),
+      recordStarted: (rid) => fates.recordStarted(rid),
+      failures,
+      ...(lanes ? { engineAccepted: (job) => lanes.writer.record(job) } : {}),
+      answered: (job, tail) => {
+        const figures = cacheFigures(tail);
+        if (figures) metrics.lanes.engineCache(job.model, figures);
+      },
+  };
   const lifecycle = new JobLifecycle(
     { backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000, maxAttempts: config.MAX_ATTEMPTS },
     {
@@ -129,25 +154,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       lanes,
       failures,
       logger: log,
-      runContext: {
-        engine,
-        dispatcherId: id,
-        backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,
-        idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
-        openPublisher: (job, onGone) => {
-          const publisher = new ReplyPublisher(frames, job.replyTo, job.rid, frames.countsAllSubscribers ? onGone : ignoreUnheard);
-          heartbeats.watch(publisher);
-          return publisher;
-        },
-        closePublisher: (publisher) => heartbeats.unwatch(publisher),
-        recordStarted: (rid) => fates.recordStarted(rid),
-        failures,
-        ...(lanes ? { engineAccepted: (job) => lanes.writer.record(job) } : {}),
-        answered: (job, tail) => {
-          const figures = cacheFigures(tail);
-          if (figures) metrics.lanes.engineCache(job.model, figures);
-        },
-      },
+      runContext,
     },
   );
   const discovery = new ModelDiscovery(
@@ -157,8 +164,9 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       earlyIntervalMs: config.METRICS_CACHE_TTL_SECONDS * 1000,
       consumer: consumerSettings,
     },
-    { adapter, names, gate, handle: lifecycle.handle, failures, logger: log, ...(lanes ? { opened: (model, consumer) => lanes.addModel(model, consumer) } : {}) },
+    { adapter, names, gateFor: (model) => modelGates.gateFor(model), handle: lifecycle.handle, failures, logger: log, ...(lanes ? { opened: (model, consumer) => lanes.addModel(model, consumer) } : {}) },
   );
+  const cards = new ModelCards(engine, config.METRICS_CACHE_TTL_SECONDS * 1000, failures, log);
   const state = stateSnapshot({
     id,
     engineUrl: engine.origin,
@@ -167,14 +175,17 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     gate,
     monitor,
     models: () => discovery.models,
+    modelCards: () => cards.current,
     draining: () => shutdown.draining,
     ...(lanes ? { affinityEpoch: () => lanes.epoch.after(monitor.snapshot) } : {}),
   });
 
   await listenForControl(control, names.controlChannel, (rid, reason) => running.abort(rid, reason));
+  await serveEngineReads(control, names.engineReadChannel(id), { runContext, running, failures, logger: log });
   await monitor.start();
   await discovery.start();
   lanes?.start();
+  await cards.start();
   const registration = new Registration(
     commands,
     names,
@@ -192,7 +203,9 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     gate,
     statusPort: status.port,
     state,
-    close: () =>
-      shutdown.run({ id, registration, discovery, lanes, running, heartbeats, monitor, engine, status: status.server, control, commands }),
+    close: () => {
+      cards.stop();
+      return shutdown.run({ id, registration, discovery, lanes, running, heartbeats, monitor, engine, status: status.server, control, commands });
+    },
   };
 }

@@ -39,6 +39,8 @@ export class EngineMonitor {
     private readonly settings: MonitorSettings,
     private readonly logger: Logger,
     private readonly internalFailures: InternalFailures<DispatcherOperation>,
+    /** Told every reading after the engine gate took it (the per-model gates of a router). */
+    private readonly onReading: (snap: EngineSnapshot) => void = () => undefined,
   ) {}
 
   get snapshot(): EngineSnapshot | undefined {
@@ -93,6 +95,7 @@ export class EngineMonitor {
     this.lastError = snap.ready ? undefined : (snap.problem ?? 'not ready');
     this.previous = snap;
     this.gate.update({ ready: snap.ready, total, outside, blockedBy });
+    this.onReading(snap);
   }
 
   /** A reading of the engine; one that fails describes an engine that is not ready. */

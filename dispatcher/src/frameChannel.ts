@@ -3,8 +3,10 @@ import { createPublisher, type Publish, type RedisClient } from '@infergate/shar
 interface Batch {
   readonly frames: Buffer[];
   readonly published: Promise<number>;
-  resolve(receivers: number): void;
-  reject(err: unknown): void;
+  // Function-typed fields, not methods: they are the promise's own settle
+  // functions, which need no `this` and are passed on unbound.
+  readonly resolve: (receivers: number) => void;
+  readonly reject: (err: unknown) => void;
 }
 
 /**

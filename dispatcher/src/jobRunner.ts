@@ -3,6 +3,7 @@ import {
   clientErrorOf,
   decodeBody,
   gatewayError,
+  isDeniedEnginePost,
   isSafeEnginePath,
   relayableResponseHeaders,
   type ErrorCode,
@@ -60,15 +61,16 @@ export async function runJob(
   const timeout = setTimeout(() => abort.abort('backend_timeout'), ctx.backendTimeoutMs);
   let headSent = false;
   try {
-    // The ingress forwards only allow-listed paths; whatever else put this job
-    // in Redis must not be able to aim the engine client anywhere else.
-    if (!isSafeEnginePath(job.path)) {
+    // The ingress forwards no engine admin action and no unsafe path; whatever
+    // else put this job in Redis must not be able to aim the engine client there.
+    // (The UI helpers are the ingress's policy: it sends them when configured.)
+    if (!isSafeEnginePath(job.path) || (job.method === 'POST' && isDeniedEnginePost(job.path, { uiHelpers: true }))) {
       const { message } = gatewayError('invalid_path');
       await sendError(publisher, 'invalid_path', message, job.rid, ctx);
       return { kind: 'failed', code: 'invalid_path', message };
     }
     const res = await ctx.engine.request({
-      method: job.method as 'POST',
+      method: job.method,
       path: job.path,
       headers: { ...job.headers, ...ctx.engine.authHeaders, 'x-request-id': job.rid },
       body: job.method === 'GET' || job.method === 'HEAD' ? null : decodeBody(job),

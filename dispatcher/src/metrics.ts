@@ -33,7 +33,9 @@ export type DispatcherOperation =
   /** Cache affinity: an index write (a hint: the next turn may miss), a lane job moved to the shared queue, a lane registered. */
   | 'affinity_index_write'
   | 'lane_move'
-  | 'lane_register';
+  | 'lane_register'
+  /** An engine read (a GET outside the queue) that could not be served or was not one. */
+  | 'engine_read';
 
 /** What the dispatcher metrics read at scrape time. */
 export interface DispatcherProbes {

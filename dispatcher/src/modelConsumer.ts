@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job, type ConnectionOptions } from 'bullmq';
 import { ErrorEpisode, internalFailures, type InferenceJob, type InternalFailures, type Logger } from '@infergate/shared';
-import type { CapacityGate } from './capacityGate.js';
+import type { SlotGate } from './modelGates.js';
 import type { DispatcherOperation } from './metrics.js';
 
 export interface ConsumerSettings {
@@ -86,7 +86,7 @@ export class ModelConsumer {
 
   constructor(
     readonly settings: ConsumerSettings,
-    private readonly gate: CapacityGate,
+    private readonly gate: SlotGate,
     private readonly handle: JobHandler,
     private readonly logger: Logger,
     /** Without it (tests), failures are only logged. */

@@ -1,8 +1,8 @@
 import { ErrorEpisode, type InternalFailures, type Logger, type RedisNames } from '@infergate/shared';
-import type { CapacityGate } from './capacityGate.js';
 import type { EngineAdapter } from './engines/index.js';
 import type { DispatcherOperation } from './metrics.js';
 import { ModelConsumer, type ConsumerSettings, type JobHandler } from './modelConsumer.js';
+import type { SlotGate } from './modelGates.js';
 
 const MODEL_REFRESH_MS = 30_000;
 
@@ -33,7 +33,8 @@ export class ModelDiscovery {
     private readonly parts: {
       readonly adapter: EngineAdapter;
       readonly names: RedisNames;
-      readonly gate: CapacityGate;
+      /** The gate a model's consumer waits on (the engine's, joined with the model's own). */
+      readonly gateFor: (model: string) => SlotGate;
       readonly handle: JobHandler;
       readonly failures: InternalFailures<DispatcherOperation>;
       readonly logger: Logger;
@@ -88,10 +89,10 @@ export class ModelDiscovery {
   }
 
   private async consume(model: string): Promise<void> {
-    const { names, gate, handle, failures, logger } = this.parts;
+    const { names, gateFor, handle, failures, logger } = this.parts;
     const consumer = new ModelConsumer(
       { ...this.settings.consumer, queueName: names.queueName(model), model },
-      gate,
+      gateFor(model),
       handle,
       logger,
       failures,

@@ -33,7 +33,7 @@ export class ReplyPublisher {
   private queue: Pending[] = [];
   private idleWaiters: Array<() => void> = [];
   private lastSentAt = Date.now();
-  private failure: unknown;
+  private failure: Error | undefined;
   /** The message the latest frames travel in, and the kind of the last of them. */
   private last: Promise<number> | undefined;
   private lastKind: FrameKind | undefined;
@@ -47,7 +47,7 @@ export class ReplyPublisher {
   ) {}
 
   /** Why Redis refused a publish of this response, if it did; nothing after that is sent. */
-  get publishError(): unknown {
+  get publishError(): Error | undefined {
     return this.failure;
   }
 
@@ -89,7 +89,9 @@ export class ReplyPublisher {
   private push(item: Pending): void {
     if (this.failure !== undefined) return;
     if (this.canJoin(item)) {
-      this.publish(item);
+      // The frame joins the message `send` already awaits (`this.last`), whose
+      // failure that handler records; this promise is the same one.
+      void this.publish(item);
       if (item.kind === FrameKind.data) this.dataInFlight = this.last;
     } else if (this.queue.length > 0 || (item.kind === FrameKind.data && this.dataInFlight !== undefined)) {
       this.queue.push(item);
@@ -131,7 +133,7 @@ export class ReplyPublisher {
         this.acknowledged(sent);
       },
       (err: unknown) => {
-        this.failure = err;
+        this.failure = err instanceof Error ? err : new Error(String(err));
         this.queue = [];
         this.onUnreachable();
         this.acknowledged(sent);

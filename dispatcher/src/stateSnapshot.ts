@@ -1,4 +1,4 @@
-import type { DispatcherState } from '@infergate/shared';
+import type { DispatcherState, ModelCard } from '@infergate/shared';
 import type { CapacityGate } from './capacityGate.js';
 import type { EngineMonitor } from './engineMonitor.js';
 import type { EngineKind } from './engines/index.js';
@@ -11,6 +11,7 @@ export interface StateSources {
   readonly gate: CapacityGate;
   readonly monitor: EngineMonitor;
   models(): string[];
+  modelCards(): readonly ModelCard[];
   draining(): boolean;
   /** The engine's cache epoch, when this dispatcher serves affinity lanes. */
   affinityEpoch?(): string;
@@ -26,6 +27,7 @@ export function stateSnapshot(s: StateSources): () => DispatcherState {
       engineUrl: s.engineUrl,
       engineKind: s.engineKind,
       models: s.models(),
+      modelCards: s.modelCards(),
       ready: g.ready,
       slots: { total: g.total, busy: g.inFlight + g.outside, free: g.free },
       inFlight: g.inFlight,

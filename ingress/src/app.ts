@@ -6,6 +6,7 @@ import { asGatewayError, sendError } from './frameworkErrors.js';
 import { httpLimitOptions, limitConnections, registerUrlLengthGuard } from './limits/index.js';
 import { countResponses, metricsRoutes } from './metricsRoute.js';
 import { adminRoutes } from './routes/admin.js';
+import { webUiRoutes } from './routes/engineReads.js';
 import { probeRoutes } from './routes/health.js';
 import { clientApi } from './routes/inference.js';
 
@@ -15,9 +16,12 @@ import { clientApi } from './routes/inference.js';
  * client API (credentials), metrics and the operator surface (admin key).
  */
 export async function buildApp(ctx: IngressContext): Promise<FastifyInstance> {
+  // Typed as Fastify's own logger interface so that the instance is the plain
+  // FastifyInstance the plugins take, not one generic over pino's Logger.
+  const loggerInstance: FastifyBaseLogger = ctx.logger;
   const app = Fastify({
     ...httpLimitOptions(ctx.config),
-    loggerInstance: ctx.logger as FastifyBaseLogger,
+    loggerInstance,
     // One line per request is written at completion by the relay; Fastify's own would double it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
@@ -46,6 +50,7 @@ export async function buildApp(ctx: IngressContext): Promise<FastifyInstance> {
   const authenticator = await Authenticator.create(ctx.config);
   await app.register(async (scope) => probeRoutes(scope, ctx));
   await app.register(async (scope) => clientApi(scope, ctx, authenticator));
+  await app.register(async (scope) => webUiRoutes(scope, ctx));
   await app.register(async (scope) => metricsRoutes(scope, ctx));
   await app.register(async (scope) => adminRoutes(scope, ctx));
   return app;

@@ -52,6 +52,12 @@ export interface CancelPublisher {
   publishCancel(rid: string, reason: CancelReason): void;
 }
 
+/** Sends an engine read to one dispatcher (RedisEngineReadSender). */
+export interface EngineReadSender {
+  /** Resolves false when the dispatcher certainly did not hear it (nobody listens on its channel). */
+  send(dispatcherId: string, job: InferenceJob): Promise<boolean>;
+}
+
 /** The fleet as the dispatchers report it (RegistryView). */
 export interface FleetView {
   readonly live: readonly DispatcherState[];
@@ -79,6 +85,7 @@ export interface IngressContext {
   /** Cache affinity: keys, index lookup, lane choice and placement of each job. Absent: every job goes to the shared queue. */
   readonly lanes?: LaneRouter;
   readonly cancels: CancelPublisher;
+  readonly engineReads: EngineReadSender;
   /** Counts and logs internal failures that have no client to answer. */
   readonly failures: InternalFailures;
   readonly registry: FleetView;

@@ -26,6 +26,7 @@ import { ReplyRouter } from './replyRouter.js';
 import { drainOpenResponses } from './shutdownDrain.js';
 import { InternalFailures } from './internalFailures.js';
 import { RedisCancelPublisher } from './cancelPublisher.js';
+import { RedisEngineReadSender } from './engineReads/engineReadSender.js';
 import { watchRedisConnection } from './redisConnectionWatch.js';
 import { logRequest } from './requestLog.js';
 import { UsageAccounting } from './usage/usageAccounting.js';
@@ -81,6 +82,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     jobs: queues,
     lanes,
     cancels: new RedisCancelPublisher(commands, names, failures),
+    engineReads: new RedisEngineReadSender(commands, names),
     failures,
     registry,
     drainRate: new DrainRate(),

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { LIVE_JOB_STATES, type QueueInspector, type QueueSummary } from '@infergate/shared';
 import { TokenMetrics } from './usage/tokenMetrics.js';
-import type { QueueInspector, QueueSummary } from '@infergate/shared';
 import { AffinityMetrics } from './affinity/affinityMetrics.js';
 import { ChunkGapHistogram } from './metricsChunkGaps.js';
 import type { RelayOutcome } from './requestRelay.js';
@@ -19,8 +19,6 @@ export interface IngressProbes {
 
 /** Queue gauges read one snapshot per scrape; scrapes this close together share it. */
 const QUEUE_SNAPSHOT_MS = 1_000;
-/** Queue gauges report these states; completed and failed jobs are removed at once. */
-const QUEUE_GAUGE_STATES = ['waiting', 'prioritized', 'delayed', 'active'] as const;
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -138,7 +136,7 @@ export class IngressMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const q of await queues()) for (const state of QUEUE_GAUGE_STATES) this.set({ model: q.model, state }, q.counts[state]);
+        for (const q of await queues()) for (const state of LIVE_JOB_STATES) this.set({ model: q.model, state }, q.counts[state]);
       },
     });
     new Gauge({
@@ -149,7 +147,7 @@ export class IngressMetrics {
       async collect() {
         this.reset();
         for (const q of await queues()) {
-          for (const l of q.lanes) for (const state of QUEUE_GAUGE_STATES) this.set({ model: q.model, lane: l.dispatcher, state }, l.counts[state]);
+          for (const l of q.lanes) for (const state of LIVE_JOB_STATES) this.set({ model: q.model, lane: l.dispatcher, state }, l.counts[state]);
         }
       },
     });

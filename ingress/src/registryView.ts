@@ -1,7 +1,8 @@
 import {
   gatewayError,
   KNOWN_MODEL_MEMORY_MS as MODEL_MEMORY_MS,
-  parseDispatcherState,
+  readDispatchers,
+  readModelsServed,
   type DispatcherState,
   type RedisClient,
   type RedisNames,
@@ -63,13 +64,12 @@ export class RegistryView {
   async refresh(): Promise<void> {
     const now = Date.now();
     try {
-      const [ids, models] = await Promise.all([
-        this.redis.zrangebyscore(this.names.dispatcherIndex, now - this.settings.heartbeatTtlMs, '+inf'),
-        this.redis.zrangebyscore(this.names.modelIndex, now - MODEL_MEMORY_MS, '+inf', 'WITHSCORES'),
+      const [records, models] = await Promise.all([
+        readDispatchers(this.redis, this.names, this.settings.heartbeatTtlMs),
+        readModelsServed(this.redis, this.names, MODEL_MEMORY_MS),
       ]);
-      const raws = ids.length > 0 ? await this.redis.mget(ids.map((id) => this.names.dispatcherKey(id))) : [];
-      this.dispatchers = raws.flatMap((raw) => parseDispatcherState(raw) ?? []);
-      for (let i = 0; i < models.length; i += 2) this.remember(models[i]!, Number(models[i + 1]));
+      this.dispatchers = records.flatMap((r) => r.state ?? []);
+      for (const [m, at] of models) this.remember(m, at);
       for (const d of this.dispatchers) for (const m of d.models) this.remember(m, d.updatedAt);
       for (const [m, at] of this.lastServed) if (now - at > MODEL_MEMORY_MS) this.lastServed.delete(m);
       this.known = new Set(this.lastServed.keys());

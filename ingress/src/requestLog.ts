@@ -8,7 +8,7 @@ export function logRequest(log: Logger, request: FastifyRequest, model: string, 
     {
       rid: request.id,
       principal: request.principal && `${request.principal.kind}:${request.principal.id}`,
-      path: request.url.split('?')[0],
+      path: loggedPath(request, outcome),
       model,
       dispatcher: outcome.dispatcher,
       status: outcome.status,
@@ -21,4 +21,13 @@ export function logRequest(log: Logger, request: FastifyRequest, model: string, 
     },
     'request',
   );
+}
+
+/**
+ * A path no route names (forwarded by FORWARD_PATHS=any) that its engine
+ * does not know either is whatever the client typed, prompt text included:
+ * it is not written down.
+ */
+function loggedPath(request: FastifyRequest, outcome: RelayOutcome): string | undefined {
+  return request.is404 && outcome.status === 404 ? '(unknown path)' : request.url.split('?')[0];
 }

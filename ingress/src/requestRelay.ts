@@ -177,8 +177,10 @@ export class RequestRelay implements FrameSink {
     this.dispatcher = head.dispatcher;
     this.status = head.status;
     const flat: string[] = [];
+    // The gateway's own Vary (CORS: Origin) is set on the response already; an engine's Vary adds to it.
+    const ownVary = this.res.getHeader('vary');
     for (const [name, value] of head.headers) {
-      flat.push(name, value);
+      flat.push(name, name === 'vary' && ownVary !== undefined ? `${String(ownVary)}, ${value}` : value);
       if (name === 'content-type' && value.startsWith('text/event-stream')) this.sse = true;
     }
     flat.push('x-request-id', this.rid);

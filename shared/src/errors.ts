@@ -28,6 +28,7 @@ const catalog = {
   queue_timeout: { status: 503, type: 'server_error', message: 'No engine could start the request in time.' },
   no_capacity: { status: 503, type: 'server_error', message: 'No engine is available for this model.' },
   shutting_down: { status: 503, type: 'server_error', message: 'The gateway is shutting down.' },
+  dispatcher_silent: { status: 504, type: 'server_error', message: 'No dispatcher of this model answered in time.' },
   backend_timeout: { status: 504, type: 'server_error', message: 'The engine did not answer in time.' },
   idle_timeout: { status: 504, type: 'server_error', message: 'The engine stopped sending data.' },
   backend_unavailable: { status: 502, type: 'server_error', message: 'The engine failed before answering.' },

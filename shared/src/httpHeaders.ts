@@ -57,6 +57,13 @@ export function forwardableRequestHeaders(
 }
 
 /**
+ * The engine's CORS answer: the gateway's CORS_ORIGINS decides which pages
+ * may read a response, so an engine's own (llama-server reflects any Origin
+ * by default) must neither override it nor appear twice.
+ */
+const isCorsHeader = (lower: string) => lower.startsWith('access-control-');
+
+/**
  * Headers of an engine response that may be relayed to the client, as pairs
  * (repeated headers such as set-cookie keep their order). Content-length is
  * dropped: the ingress re-frames the body and Node sets the framing itself.
@@ -69,7 +76,7 @@ export function relayableResponseHeaders(
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || listed.has(lower) || isCorsHeader(lower)) continue;
     if (Array.isArray(value)) for (const v of value) out.push([lower, v]);
     else out.push([lower, value]);
   }

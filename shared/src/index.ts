@@ -12,6 +12,7 @@ export * from './protocol/frames.js';
 export * from './protocol/control.js';
 export * from './protocol/stopReason.js';
 export * from './protocol/jobFate.js';
+export * from './protocol/engineRead.js';
 export * from './httpHeaders.js';
 export * from './protocol/registry.js';
 export * from './inspection/index.js';

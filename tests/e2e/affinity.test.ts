@@ -26,6 +26,9 @@ const MAIN_KEY = 'main-key-0123456789abcdef';
 const SOLO_KEY = 'solo-key-0123456789abcdef';
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
 
+// Off by default until the benchmark meets its TTFT targets (docs/performance.md).
+const AFFINITY = process.env.AFFINITY_ENABLED ?? 'true';
+
 let fleet: TestFleet;
 let clients: OpenAI[];
 let redis: Redis;
@@ -34,11 +37,12 @@ beforeAll(async () => {
   fleet = await startTestFleet({
     sims: Array.from({ length: 3 }, () => ({ kind: 'llamacpp' as const, slots: 2, ttftMs: 5, itlMs: 20, tokens: 1000, modelId: MODEL })),
     ingresses: 2,
-    dispatcherEnv: { ...FAST_POLL, JOB_LOCK_SECONDS: '2', STALLED_CHECK_SECONDS: '1' },
+    dispatcherEnv: { ...FAST_POLL, JOB_LOCK_SECONDS: '2', STALLED_CHECK_SECONDS: '1', AFFINITY_ENABLED: AFFINITY },
     ingressEnv: {
       API_KEYS: `main:${MAIN_KEY},solo:${SOLO_KEY}`,
       ADMIN_API_KEY: ADMIN_KEY,
       KEY_POLICIES: JSON.stringify({ solo: { concurrent: 1 } }),
+      AFFINITY_ENABLED: AFFINITY,
       AFFINITY_MAX_WAIT_MS: String(MAX_WAIT_MS),
       // The default 2 ms budget is for a quiet Redis; on this shared 2-core machine a loaded
       // moment can stall a round trip far longer, and a timed-out lookup is a (correct) miss.

@@ -155,14 +155,13 @@ describe('forwarding policy', () => {
     expect(canaryConnections).toBe(0);
   });
 
+  // GET /slots and GET /props are engine reads (issue 16.1), answered without a slot: tests/e2e/engineRoutes.test.ts.
   const adminSurfaces: Array<[string, string]> = [
     // llama.cpp
     ['POST', '/slots/0?action=save'],
     ['POST', '/slots/0?action=restore'],
     ['POST', '/slots/0?action=erase'],
-    ['GET', '/slots'],
     ['POST', '/props'],
-    ['GET', '/props'],
     ['GET', '/lora-adapters'],
     ['POST', '/lora-adapters'],
     ['POST', '/models/load'],

@@ -107,6 +107,27 @@ describe('llama.cpp adapter', () => {
     expect(client.asked).not.toContain('/props');
   });
 
+  it('reads a router per model, from /models and each loaded model\'s /slots, without making it load any', async () => {
+    const card = (id: string, value: string, aliases: string[] = []) => ({ id, aliases, object: 'model', owned_by: 'llamacpp', status: { value, args: [] } });
+    const { adapter, client } = llama({
+      '/health': ok('{"status":"ok"}'),
+      '/props': ok(JSON.stringify({ role: 'router', max_instances: 4, model_path: 'none', default_generation_settings: { params: {}, n_ctx: 0 } })),
+      '/models': ok(JSON.stringify({ object: 'list', data: [card('a', 'loaded', ['chat']), card('b', 'unloaded'), card('c', 'loading')] })),
+      '/slots?model=a&autoload=false': ok(JSON.stringify([{ id: 0, is_processing: true }, { id: 1, is_processing: false }, { id: 2, is_processing: false }])),
+    });
+    const snap = await adapter.snapshot();
+    // An unloaded or loading model counts one slot, the request that loads it.
+    expect(snap).toMatchObject({ ready: true, totalSlots: 5, busy: 1, waiting: 0 });
+    expect(Object.fromEntries(snap.models!)).toEqual({
+      a: { id: 'a', status: 'loaded', totalSlots: 3, busy: 1 },
+      chat: { id: 'a', status: 'loaded', totalSlots: 3, busy: 1 },
+      b: { id: 'b', status: 'unloaded', totalSlots: undefined, busy: 0 },
+      c: { id: 'c', status: 'loading', totalSlots: undefined, busy: 0 },
+    });
+    expect(client.asked.filter((p) => p.startsWith('/slots'))).toEqual(['/slots?model=a&autoload=false']);
+    expect(await detectEngineKind(client, 1_000)).toBe('llamacpp');
+  });
+
   it('lists model ids and their aliases', async () => {
     expect(await llama({ '/v1/models': captured('v1-models') }).adapter.models()).toEqual(['/srv/llm/gguf/models/stories260K.gguf']);
     const aliased = ok(JSON.stringify({ object: 'list', data: [{ id: 'model.gguf', aliases: ['model.gguf', 'chat'], owned_by: 'llamacpp' }] }));

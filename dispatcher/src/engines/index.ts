@@ -1,9 +1,10 @@
 import { EngineClient } from './engineClient.js';
 import { llamacppAdapter } from './llamacpp/index.js';
+import { isRouterProps } from './llamacpp/routerMode.js';
 import type { EngineAdapter, EngineKind } from './types.js';
 import { vllmAdapter } from './vllm/index.js';
 
-export type { EngineAdapter, EngineKind, EngineSnapshot } from './types.js';
+export type { EngineAdapter, EngineKind, EngineSnapshot, ModelReading } from './types.js';
 export { EngineClient, isConnectionFailure } from './engineClient.js';
 
 export interface AdapterOptions {
@@ -27,6 +28,7 @@ export async function detectEngineKind(client: EngineClient, timeoutMs: number):
   try {
     const props = await client.getJson('/props', timeoutMs);
     if (typeof (props.body as { total_slots?: unknown } | undefined)?.total_slots === 'number') return 'llamacpp';
+    if (isRouterProps(props.body)) return 'llamacpp';
     if (props.status === 503) return undefined;
     const models = await client.getJson('/v1/models', timeoutMs);
     const cards = (models.body as { data?: Array<{ owned_by?: unknown }> } | undefined)?.data ?? [];

@@ -1,5 +1,19 @@
 export type EngineKind = 'llamacpp' | 'vllm';
 
+/**
+ * One model of a llama.cpp router (several models from one server): its
+ * slots are known only while it is loaded (`loaded`); `unloaded` and
+ * `loading` models have none yet, `failed` ones will not get any.
+ */
+export interface ModelReading {
+  /** The router's own name for it; aliases point to the same reading. */
+  readonly id: string;
+  readonly status: 'unloaded' | 'loading' | 'loaded' | 'failed';
+  /** Slots of the loaded model (its child's `/slots`); undefined while not loaded. */
+  readonly totalSlots: number | undefined;
+  readonly busy: number;
+}
+
 /** One reading of an engine's state, as the engine itself reports it. */
 export interface EngineSnapshot {
   readonly ready: boolean;
@@ -22,6 +36,8 @@ export interface EngineSnapshot {
    * includes; `unsure` started or ended around it, so it may or may not.
    */
   readonly ours?: { readonly sure: number; readonly unsure: number };
+  /** Per model, by every name it answers to, when the engine serves each with slots of its own (llama.cpp router mode). */
+  readonly models?: ReadonlyMap<string, ModelReading>;
 }
 
 /**

@@ -55,6 +55,8 @@ export interface SimulatorConfig {
   metrics: boolean;
   /** llama.cpp `--embeddings` (501 without); vLLM registers /v1/embeddings only with it. */
   embeddings: boolean;
+  /** llama.cpp's web UI (`/` and one asset, a stand-in for its bundle); off, as in a build without it. */
+  webui: boolean;
   /** Die once a request has produced this many tokens. */
   dieAfterTokens: number | null;
   dieMode: DieMode;
@@ -118,6 +120,7 @@ const CHECKS: Record<keyof SimulatorConfig, Check> = {
   preemptions: int(0),
   metrics: bool,
   embeddings: bool,
+  webui: bool,
   dieAfterTokens: nullable(int(0)),
   dieMode: oneOf('exit', 'reset'),
   failStatus: nullable(int(100, 599)),
@@ -154,6 +157,7 @@ function defaults(kind: EngineKind): SimulatorConfig {
     preemptions: 0,
     metrics: true,
     embeddings: false,
+    webui: false,
     dieAfterTokens: null,
     dieMode: 'reset',
     failStatus: null,

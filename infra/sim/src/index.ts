@@ -9,3 +9,4 @@ export {
 } from './config.js';
 export type { SimStats } from './stats.js';
 export { expectedTokens, tokenText, type TextMode, type TokenStyle } from './content.js';
+export { startRouterSimulator, type RouterHandle, type RouterModelStatus, type RouterOptions } from './router/index.js';

@@ -5,6 +5,7 @@ import {
   gatewayError,
   GONE_DISPATCHER_MEMORY_MS,
   isQueueJobState,
+  LIVE_JOB_STATES,
   readDispatchers,
   usageFilterOf,
   DEFAULT_JOB_LIMIT,
@@ -12,9 +13,6 @@ import {
   type QueueJobState,
 } from '@infergate/shared';
 import type { IngressContext, OperatorAccess } from '../context.js';
-
-/** Jobs listed when no state is asked for: everything not yet finished. */
-const LIVE_STATES: readonly QueueJobState[] = ['waiting', 'prioritized', 'delayed', 'active'];
 
 interface ModelParams {
   readonly model: string;
@@ -41,7 +39,7 @@ export async function adminApi(app: FastifyInstance, ctx: IngressContext, operat
   app.get<{ Params: ModelParams; Querystring: { state?: string; limit?: string } }>('/queues/:model/jobs', async (request) => {
     const model = knownModel(request.params.model);
     const { state, limit } = request.query;
-    const states = state === undefined || state === '' ? LIVE_STATES : state.split(',').map((s) => s.trim());
+    const states = state === undefined || state === '' ? LIVE_JOB_STATES : state.split(',').map((s) => s.trim());
     for (const s of states) {
       if (!isQueueJobState(s)) throw gatewayError('invalid_parameter', `Unknown job state '${s}'.`, { param: 'state' });
     }

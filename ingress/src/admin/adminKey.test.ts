@@ -10,6 +10,7 @@ describe('admin key', () => {
     ['x-api-key', { 'x-api-key': KEY }],
     ['a bearer token', { authorization: `Bearer ${KEY}` }],
     ['a bearer token, scheme in any case', { authorization: `bearer ${KEY}` }],
+    ['a bearer token after a tab (RFC 6750 allows any whitespace)', { authorization: `Bearer\t${KEY}` }],
     ['basic auth with the key as password', { authorization: basic('anyone', KEY) }],
     ['x-api-key next to a foreign Authorization header', { 'x-api-key': KEY, authorization: 'Bearer client-key' }],
   ])('accepts %s', (_what, headers) => {
@@ -25,5 +26,11 @@ describe('admin key', () => {
     ['the bare key without a scheme', { authorization: KEY }],
   ])('refuses %s', (_what, headers) => {
     expect(key.accepts(headers)).toBe(false);
+  });
+
+  it('refuses a bearer value of two words, even when they spell the key: a bearer token has no whitespace', () => {
+    const spaced = 'admin key 0123456789abcdef';
+    expect(new AdminKey(spaced).accepts({ authorization: `Bearer ${spaced}` })).toBe(false);
+    expect(new AdminKey(spaced).accepts({ 'x-api-key': spaced })).toBe(true);
   });
 });

@@ -1,10 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { gatewayError } from '@infergate/shared';
+import { bearerToken, gatewayError, hashApiKey } from '@infergate/shared';
 import { errorHeaders } from '../errorResponse.js';
-
-const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 /**
  * The operator key, kept only as its SHA-256 digest. Comparing fixed-length
@@ -19,13 +17,13 @@ export class AdminKey {
   private readonly digest: Buffer;
 
   constructor(key: string) {
-    this.digest = sha256(key);
+    this.digest = hashApiKey(key);
   }
 
   accepts(headers: IncomingHttpHeaders): boolean {
     let ok = false;
     // Every candidate is compared, so timing does not tell which header held the key.
-    for (const candidate of presentedKeys(headers)) ok = timingSafeEqual(sha256(candidate), this.digest) || ok;
+    for (const candidate of presentedKeys(headers)) ok = timingSafeEqual(hashApiKey(candidate), this.digest) || ok;
     return ok;
   }
 
@@ -44,21 +42,20 @@ export class AdminKey {
   }
 }
 
+/** HTTP Basic (RFC 7617): the scheme in any case, then the base64 of `user:password`. */
+const BASIC = /^Basic[ \t]+(\S*)[ \t]*$/i;
+
 function presentedKeys(headers: IncomingHttpHeaders): string[] {
   const keys: string[] = [];
   const apiKey = headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey !== '') keys.push(apiKey);
-  const auth = headers.authorization;
-  if (auth !== undefined) {
-    const space = auth.indexOf(' ');
-    const scheme = auth.slice(0, space).toLowerCase();
-    const value = auth.slice(space + 1).trim();
-    if (space > 0 && scheme === 'bearer' && value !== '') keys.push(value);
-    if (space > 0 && scheme === 'basic') {
-      const decoded = Buffer.from(value, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon >= 0) keys.push(decoded.slice(colon + 1));
-    }
+  const bearer = bearerToken(headers.authorization);
+  if (bearer !== undefined) keys.push(bearer);
+  const basic = BASIC.exec(headers.authorization ?? '')?.[1];
+  if (basic !== undefined) {
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon >= 0) keys.push(decoded.slice(colon + 1));
   }
   return keys;
 }

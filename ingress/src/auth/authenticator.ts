@@ -1,10 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { authenticationConfigured, gatewayError, hashApiKey, type IngressConfig } from '@infergate/shared';
+import { authenticationConfigured, bearerToken, gatewayError, hashApiKey, type IngressConfig } from '@infergate/shared';
 import { createJwtVerifier, type TenantVerifier } from './jwt.js';
 import { principalFor, type Principal } from './principal.js';
 
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
 /**
@@ -30,7 +29,7 @@ export class Authenticator {
   }
 
   async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
-    const bearer = BEARER.exec(headers.authorization ?? '')?.[1];
+    const bearer = bearerToken(headers.authorization);
     const apiKey = headers['x-api-key'];
     const presented = [bearer, typeof apiKey === 'string' ? apiKey : undefined].filter((s) => s !== undefined);
     if (presented.length === 0) {

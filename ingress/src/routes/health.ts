@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DispatcherState } from '@infergate/shared';
 import type { IngressContext } from '../context.js';
 import { registerForwardTargetGuard } from '../limits/index.js';
+import { modelList } from '../modelList.js';
 
 function backendDetail(d: DispatcherState) {
   return {
@@ -60,15 +61,7 @@ export async function probeRoutes(app: FastifyInstance, ctx: IngressContext): Pr
 
 }
 
-/** The aggregated `GET /v1/models` of the client API: every model a live dispatcher serves or recently served. */
+/** The aggregated `GET /v1/models` of the client API: the engines' own cards, merged (see modelList). */
 export async function modelsRoute(app: FastifyInstance, ctx: IngressContext): Promise<void> {
-  app.get('/v1/models', async () => {
-    const owners = new Map<string, string>();
-    for (const d of ctx.registry.live) for (const m of d.models) if (!owners.has(m)) owners.set(m, d.engineKind);
-    for (const m of ctx.registry.knownModels) if (!owners.has(m)) owners.set(m, 'infergate');
-    return {
-      object: 'list',
-      data: [...owners].map(([id, kind]) => ({ id, object: 'model', created: 0, owned_by: kind })),
-    };
-  });
+  app.get('/v1/models', async () => ({ object: 'list', data: modelList(ctx.registry.live, ctx.registry.knownModels) }));
 }

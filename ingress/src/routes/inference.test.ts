@@ -151,6 +151,8 @@ async function harness(env: Env = {}, depth = 0, operator?: OperatorAccess): Pro
     router,
     jobs,
     cancels,
+    // No dispatcher hears an engine read here; those are proven end to end (tests/e2e/engineRoutes.test.ts).
+    engineReads: { send: async () => false },
     failures: new InternalFailures(silent, { internalFailure: (operation) => failed.push(operation) }),
     registry: await fleetServing(MODEL),
     drainRate: new DrainRate(),
@@ -191,9 +193,9 @@ function frame(kind: (typeof FrameKind)[keyof typeof FrameKind], rid: string, se
 }
 
 /** Answers the queued job as a dispatcher would: head, one body chunk, end. */
-function answer(h: Harness, rid: string, body: string): void {
+function answer(h: Harness, rid: string, body: string, headers: Array<[string, string]> = []): void {
   const sink = h.router.sinks.get(rid)!;
-  sink.onFrame(frame(FrameKind.head, rid, 0, jsonPayload({ status: 200, headers: [['content-type', 'application/json']], dispatcher: 'd1' })));
+  sink.onFrame(frame(FrameKind.head, rid, 0, jsonPayload({ status: 200, headers: [['content-type', 'application/json'], ...headers], dispatcher: 'd1' })));
   sink.onFrame(frame(FrameKind.data, rid, 1, Buffer.from(body)));
   sink.onFrame(frame(FrameKind.end, rid, 2));
 }
@@ -364,5 +366,77 @@ describe('each surface with its own hooks', () => {
     // Under /admin/api the admin key decides, and a typo behind it is a 404.
     expect(await status('GET', '/admin/api/nowhere', { authorization: `Bearer ${KEY}` })).toBe(401);
     expect(await status('GET', '/admin/api/nowhere', { authorization: `Bearer ${ADMIN_KEY}` })).toBe(404);
+  });
+});
+
+describe('CORS (CORS_ORIGINS=localhost)', () => {
+  const PAGE = 'http://localhost:3000';
+  const preflight = (origin: string) => ({
+    method: 'OPTIONS' as const,
+    url: '/v1/chat/completions',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+  });
+
+  it('answers a preflight without credentials: 204 with the allow headers, nothing queued', async () => {
+    const h = await harness({ CORS_ORIGINS: 'localhost' });
+    const res = await h.app.inject(preflight(PAGE));
+    expect(res.statusCode).toBe(204);
+    expect(res.headers).toMatchObject({
+      'access-control-allow-origin': PAGE,
+      'access-control-allow-methods': 'GET, HEAD, POST',
+      'access-control-allow-headers': 'authorization, content-type',
+      'access-control-max-age': '600',
+    });
+    expect(String(res.headers.vary)).toMatch(/Origin/);
+    expect(h.jobs.enqueued).toHaveLength(0);
+  });
+
+  it('takes loopback origins on any port and refuses others', async () => {
+    const h = await harness({ CORS_ORIGINS: 'localhost' });
+    for (const origin of ['http://127.0.0.1:5173', 'http://localhost:3000', 'http://[::1]:8080']) {
+      const res = await h.app.inject(preflight(origin));
+      expect([origin, res.statusCode, res.headers['access-control-allow-origin']]).toEqual([origin, 204, origin]);
+    }
+    const evil = await h.app.inject(preflight('http://evil.example'));
+    expect(evil.statusCode).toBe(401);
+    expect(evil.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('still authenticates the actual request, and lets the page read the 401', async () => {
+    const h = await harness({ CORS_ORIGINS: 'localhost' });
+    const res = await h.app.inject({ ...chat(CHAT_BODY), headers: { origin: PAGE, 'content-type': 'application/json' } });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['access-control-allow-origin']).toBe(PAGE);
+    expect(String(res.headers.vary)).toMatch(/Origin/);
+    expect(h.jobs.enqueued).toHaveLength(0);
+  });
+
+  it('lets the page read the gateway\'s own refusals: a full queue (429)', async () => {
+    const h = await harness({ CORS_ORIGINS: 'localhost', MAX_QUEUED_PER_MODEL: '1' }, 3);
+    const res = await h.app.inject(chat(CHAT_BODY, { headers: { origin: PAGE } }));
+    expect([res.statusCode, res.headers['access-control-allow-origin']]).toEqual([429, PAGE]);
+  });
+
+  it('carries the allow-origin header once on a relayed answer and on an error written after the relay took over', async () => {
+    const h = await harness({ CORS_ORIGINS: `${PAGE},http://other.example` });
+    const reply = h.app.inject(chat(CHAT_BODY, { headers: { origin: PAGE } }));
+    const job = await h.jobs.firstEnqueue.promise;
+    answer(h, job.rid, '{"ok":true}', [['vary', 'Accept-Encoding']]);
+    const res = await reply;
+    // One value, not a list: the relayed head and the gateway's policy did not both write it.
+    expect([res.statusCode, res.headers['access-control-allow-origin'], res.headers.vary]).toEqual([200, PAGE, 'Origin, Accept-Encoding']);
+
+    h.jobs.enqueue = async () => {
+      throw new Error('redis down');
+    };
+    const failed = await h.app.inject(chat(CHAT_BODY, { headers: { origin: 'http://other.example' } }));
+    expect([failed.statusCode, failed.headers['access-control-allow-origin']]).toEqual([503, 'http://other.example']);
+  });
+
+  it('is off by default: a preflight needs credentials like any request', async () => {
+    const h = await harness();
+    const res = await h.app.inject(preflight(PAGE));
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 });

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { gatewayError } from '@infergate/shared';
+import { ANY_PATH, gatewayError, isDeniedEnginePost, isGatewayError, isIngressRoute, isPlainRoutePath, isSafeEnginePath, pathOf } from '@infergate/shared';
 import { registerAuth, type Authenticator } from '../auth/index.js';
 import type { IngressContext } from '../context.js';
+import { registerCors } from '../cors/corsHooks.js';
 import { answerUnknownPath } from '../frameworkErrors.js';
 import { Admission } from '../inference/admission.js';
 import { ClientPresence } from '../inference/clientPresence.js';
@@ -9,6 +10,7 @@ import { inferenceJob } from '../inference/inferenceJob.js';
 import { openRelay } from '../inference/relayWiring.js';
 import { registerForwardTargetGuard } from '../limits/index.js';
 import { routingFields } from '../requestBody.js';
+import { engineReadRoutes } from './engineReads.js';
 import { modelsRoute } from './health.js';
 import { usageRoute } from './usage.js';
 
@@ -17,12 +19,15 @@ const EMPTY = Buffer.alloc(0);
 /** What a request whose client left during admission is recorded as: nothing was queued or held. */
 const CLIENT_LEFT = { status: 499, error: 'cancelled', bytes: 0, chunks: 0, stream: false } as const;
 
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
 /**
  * Every inference route, streaming or not, OpenAI or engine-native, takes
  * this one path: read the routing fields, admit, queue the request
- * byte-for-byte, relay the engine's response as it arrives.
+ * byte-for-byte, relay the engine's response as it arrives. Returns the
+ * handler of the paths no route names, when FORWARD_PATHS has `any`.
  */
-export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext): Promise<void> {
+export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext): Promise<Handler | undefined> {
   const { config, registry, router } = ctx;
   const admission = new Admission(ctx);
 
@@ -56,21 +61,61 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
   }
 
   // Resolved, and checked at start-up, by the config schema.
-  for (const path of config.FORWARD_PATHS) app.post(path, handle);
+  for (const path of config.FORWARD_PATHS) if (path !== ANY_PATH) app.post(path, handle);
+  return config.FORWARD_PATHS.includes(ANY_PATH) ? forwardAnyPost(ctx, handle) : undefined;
+}
+
+/**
+ * FORWARD_PATHS=any: a POST no route names, on a path of plain segments,
+ * is forwarded unless it is an
+ * engine admin action, a UI helper or a path of the ingress itself, and as
+ * long as it has a body that names a served model or there is a default
+ * one, so a mistyped path with no body or no model is still a 404 of the
+ * gateway. A served model on a path its engine lacks gets the engine's own
+ * 404 (llama.cpp's `File Not Found`).
+ */
+function forwardAnyPost(ctx: IngressContext, handle: Handler): Handler {
+  return async (request, reply) => {
+    const forwardable =
+      request.method === 'POST' &&
+      isSafeEnginePath(request.url) &&
+      isPlainRoutePath(request.url) &&
+      !isIngressRoute(pathOf(request.url)) &&
+      !isDeniedEnginePost(request.url, { uiHelpers: false }) &&
+      routesToAModel(ctx, request);
+    if (forwardable) await handle(request, reply);
+    else answerUnknownPath(request, reply);
+  };
+}
+
+function routesToAModel(ctx: IngressContext, request: FastifyRequest): boolean {
+  const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
+  // Every engine POST carries a body; one without is no inference request.
+  if (body.length === 0) return false;
+  try {
+    ctx.registry.resolve(routingFields(body).model);
+    return true;
+  } catch (err) {
+    // No model and no default: nothing says this is an inference request. Any other refusal is the handler's to give.
+    return !(isGatewayError(err) && err.code === 'model_required');
+  }
 }
 
 /**
  * The client API as one plugin with its own hooks: the forwarded target's
  * checks and the client credentials apply to these routes and to no other.
+ * CORS comes before the credentials, so a preflight needs none.
  * It answers unknown paths too, through the same hooks: a hostile target is
  * refused as such, and a client without credentials learns no more than
  * that it needs some (and makes the ingress read no body).
  */
 export async function clientApi(app: FastifyInstance, ctx: IngressContext, authenticator: Authenticator): Promise<void> {
   registerForwardTargetGuard(app);
+  await registerCors(app, ctx.config.CORS_ORIGINS);
   registerAuth(app, authenticator);
-  app.setNotFoundHandler(answerUnknownPath);
   await modelsRoute(app, ctx);
   await usageRoute(app, ctx);
-  await inferenceRoutes(app, ctx);
+  await engineReadRoutes(app, ctx);
+  const forwardAny = await inferenceRoutes(app, ctx);
+  app.setNotFoundHandler(forwardAny ?? answerUnknownPath);
 }

@@ -26,8 +26,22 @@ describe('configuration', () => {
       'METRICS_REQUIRE_ADMIN_KEY: needs ADMIN_API_KEY to be set',
     ]);
     expect(problemsOf(() => loadConfig('ingress', { ...open, FORWARD_PATHS: 'llama,/metrics' }))).toEqual([
-      "FORWARD_PATHS: 'llama' is neither a path nor one of llamacpp, vllm, defaults",
+      "FORWARD_PATHS: 'llama' is neither a path nor one of llamacpp, vllm, defaults, any",
       "FORWARD_PATHS: '/metrics' is a route of the ingress itself",
+    ]);
+  });
+
+  it('reads CORS_ORIGINS as llama-server reads --cors-origins and names an entry that is no origin', () => {
+    const open = { ALLOW_OPEN_ACCESS: 'true' };
+    expect(loadConfig('ingress', open).CORS_ORIGINS).toEqual({ any: false, loopback: false, exact: [] });
+    expect(loadConfig('ingress', { ...open, CORS_ORIGINS: 'localhost, https://App.example/' }).CORS_ORIGINS).toEqual({
+      any: false,
+      loopback: true,
+      exact: ['https://app.example'],
+    });
+    expect(problemsOf(() => loadConfig('ingress', { ...open, CORS_ORIGINS: '*,https://app.example/chat,ftp://x' }))).toEqual([
+      "CORS_ORIGINS: 'https://app.example/chat' is not an origin (scheme://host[:port]), '*' or 'localhost'",
+      "CORS_ORIGINS: 'ftp://x' is not an origin (scheme://host[:port]), '*' or 'localhost'",
     ]);
   });
 

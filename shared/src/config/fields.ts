@@ -120,6 +120,11 @@ export const ingressFields = {
    * must be longer than that.
    */
   ORPHAN_WAIT_SECONDS: seconds.default(30),
+  /**
+   * Longest wait for a dispatcher to start answering an engine read (GET
+   * /props, /slots, the web UI) before another one is asked (then 504).
+   */
+  ENGINE_READ_TIMEOUT_SECONDS: seconds.default(3),
   /** `reject`: an unknown model is a 404. `default`: it goes to DEFAULT_MODEL, as single-model llama.cpp does. */
   UNKNOWN_MODEL: z.enum(['reject', 'default']).default('reject'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),

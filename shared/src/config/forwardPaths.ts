@@ -1,12 +1,15 @@
 import { isSafeEnginePath } from '../security/enginePath.js';
+import { isDeniedEnginePost } from '../security/engineRoutes.js';
 
 /*
- * The engine paths an ingress forwards (POST only), per engine kind, from
- * each engine's route table (shared/engine-apis.md A.5, B.1). Anything else
- * is answered with a 404 before it reaches a queue: engine admin surfaces
- * (llama.cpp POST /slots, POST /props, /lora-adapters, router-mode model
- * loading; vLLM dev-mode routes, LoRA load/unload, profiling) must never be
- * reachable through the gateway.
+ * The engine paths an ingress forwards (POST only). By default the groups
+ * below, from each engine's route table: llama.cpp's `tools/server/server.cpp`
+ * (the routes registered on its HTTP server) and vLLM's
+ * `vllm/entrypoints/openai/api_server.py` (`build_app`) and the routers it
+ * includes. With `any`, every path but the engine admin actions
+ * (shared/src/security/engineRoutes.ts), so a route a new engine release adds
+ * works without a gateway release. Admin actions are in no group and are
+ * refused as extra paths too.
  */
 
 const OPENAI = [
@@ -26,7 +29,14 @@ export const ENGINE_PATHS = {
     ...OPENAI,
     '/v1/messages/count_tokens',
     '/v1/reranking',
+    '/v1/chat/completions/input_tokens',
+    '/v1/responses/input_tokens',
+    '/v1/audio/transcriptions',
     '/chat/completions',
+    '/chat/completions/input_tokens',
+    '/responses',
+    '/responses/input_tokens',
+    '/audio/transcriptions',
     '/completions',
     '/completion',
     '/embedding',
@@ -35,26 +45,40 @@ export const ENGINE_PATHS = {
     '/reranking',
     '/apply-template',
   ],
-  vllm: [...OPENAI, '/v1/score', '/v2/rerank', '/pooling', '/classify', '/score'],
+  vllm: [
+    ...OPENAI,
+    '/v1/score',
+    '/v2/rerank',
+    '/pooling',
+    '/classify',
+    '/score',
+    '/v1/audio/transcriptions',
+    '/v1/audio/translations',
+    '/v1/responses/:id/cancel',
+  ],
 } as const satisfies Record<string, readonly string[]>;
 
-type Group = keyof typeof ENGINE_PATHS | 'defaults';
+/** The forwarded path that stands for `any`: every POST path the deny-list lets through. */
+export const ANY_PATH = '/*';
+
+type Group = keyof typeof ENGINE_PATHS | 'defaults' | 'any';
 
 const GROUPS: Readonly<Record<Group, readonly string[]>> = {
   ...ENGINE_PATHS,
   defaults: [...ENGINE_PATHS.llamacpp, ...ENGINE_PATHS.vllm],
+  any: [ANY_PATH],
 };
 
 /** The ingress's own routes (probes, models, metrics, the operator surface); forwarding one would shadow it. */
 const OWN_ROUTES: ReadonlySet<string> = new Set(['/health', '/livez', '/readyz', '/v1/models', '/metrics', '/admin']);
-const isOwnRoute = (path: string) => OWN_ROUTES.has(path) || path.startsWith('/admin/');
+export const isIngressRoute = (path: string) => OWN_ROUTES.has(path) || path.startsWith('/admin/');
 
 /** Static segments, or Fastify's `:param` and a trailing `*`, for operators who forward more. */
 const ROUTE_SYNTAX = /^(\/(?:[A-Za-z0-9_.~-]+|:[A-Za-z0-9_]+))+(\/\*)?$/;
 
 /**
- * Resolves FORWARD_PATHS: engine groups (`llamacpp`, `vllm`, `defaults`)
- * and extra paths, so `FORWARD_PATHS=vllm` narrows a vLLM-only fleet and
+ * Resolves FORWARD_PATHS: `any`, engine groups (`llamacpp`, `vllm`,
+ * `defaults`) and extra paths, so `FORWARD_PATHS=vllm` narrows a vLLM-only fleet and
  * `FORWARD_PATHS=defaults,/v1/audio/speech` extends the built-in list. The
  * config schema reports every problem at start-up.
  */
@@ -68,8 +92,10 @@ export function resolveForwardPaths(entries: readonly string[]): { readonly path
       problems.push(`'${entry}' is neither a path nor one of ${Object.keys(GROUPS).join(', ')}`);
     } else if (!isSafeEnginePath(entry) || !ROUTE_SYNTAX.test(entry)) {
       problems.push(`'${entry}' is not a plain path (letters, digits, _ . ~ -, :param, a trailing /*)`);
-    } else if (isOwnRoute(entry)) {
+    } else if (isIngressRoute(entry)) {
       problems.push(`'${entry}' is a route of the ingress itself`);
+    } else if (isDeniedEnginePost(entry, { uiHelpers: true })) {
+      problems.push(`'${entry}' is an engine admin action, never forwarded`);
     } else {
       paths.add(entry);
     }

@@ -9,6 +9,8 @@ import { usageIngressFields } from './usageFields.js';
 
 export { loadDotEnv } from './dotenv.js';
 export { ConfigError, type Env } from './env.js';
+export { ANY_PATH, isIngressRoute } from './forwardPaths.js';
+export { corsEnabled, corsOriginAllowed, type CorsOrigins } from './corsOrigins.js';
 
 const allIngressFields = {
   ...commonFields,

@@ -1,5 +1,6 @@
 import { createSecretKey } from 'node:crypto';
 import { z } from 'zod';
+import { NO_CORS, resolveCorsOrigins } from './corsOrigins.js';
 import { resolveForwardPaths } from './forwardPaths.js';
 import { parseApiKeyList } from '../security/apiKeys.js';
 import { PRIORITY_CLASSES, type PriorityClass } from '../security/priority.js';
@@ -81,12 +82,28 @@ export const securityIngressFields = {
   KEY_POLICIES: json(z.record(z.string().min(1), keyPolicy)).default({}),
   /** How long a concurrency slot of a vanished ingress stays taken; live ones renew theirs. */
   KEY_LEASE_SECONDS: seconds.default(30),
-  /** Forwarded paths: engine groups (`llamacpp`, `vllm`, `defaults` = both) and extra paths. */
+  /**
+   * Forwarded POST paths: `any` (every path but the engine admin actions),
+   * engine groups (`llamacpp`, `vllm`, `defaults` = both) and extra paths.
+   */
   FORWARD_PATHS: list.default(['defaults']).transform((entries, ctx) => {
     const { paths, problems } = resolveForwardPaths(entries);
     for (const message of problems) ctx.addIssue({ code: 'custom', message });
     return paths;
   }),
+  /**
+   * Serve the engines' web UI (llama-server's `/` and its files) without
+   * credentials: a browser's page load carries no API key.
+   */
+  WEB_UI: z.stringbool().default(false),
+  /** Forward the web UI's server-side fetch helpers (llama-server /cors-proxy, /tools): an SSRF surface. */
+  ENGINE_UI_HELPERS: z.stringbool().default(false),
+  /** Origins whose pages may call the client API (llama-server's `--cors-origins`: a list, `*`, `localhost`). */
+  CORS_ORIGINS: list.transform((entries, ctx) => {
+    const { origins, problems } = resolveCorsOrigins(entries);
+    for (const message of problems) ctx.addIssue({ code: 'custom', message });
+    return origins;
+  }).default(NO_CORS),
   /** Forward llama.cpp's X-Conversation-Id (resumable streams that outlive a disconnect). */
   FORWARD_CONVERSATION_ID: z.stringbool().default(false),
   /** Request line plus headers (431 beyond). */

@@ -47,7 +47,15 @@ export async function readDispatchers(redis: RedisClient, names: RedisNames, sin
 
 /** Models some dispatcher served within `sinceMs`, by name. */
 export async function readModels(redis: RedisClient, names: RedisNames, sinceMs = KNOWN_MODEL_MEMORY_MS): Promise<string[]> {
-  return (await redis.zrangebyscore(names.modelIndex, Date.now() - sinceMs, '+inf')).sort();
+  return [...(await readModelsServed(redis, names, sinceMs)).keys()].sort();
+}
+
+/** Models some dispatcher served within `sinceMs`, each with when it last did (ms since the epoch). */
+export async function readModelsServed(redis: RedisClient, names: RedisNames, sinceMs = KNOWN_MODEL_MEMORY_MS): Promise<Map<string, number>> {
+  const flat = await redis.zrangebyscore(names.modelIndex, Date.now() - sinceMs, '+inf', 'WITHSCORES');
+  const served = new Map<string, number>();
+  for (let i = 0; i < flat.length; i += 2) served.set(flat[i]!, Number(flat[i + 1]));
+  return served;
 }
 
 export function fleetTotals(dispatchers: readonly DispatcherRecord[]): FleetTotals {

@@ -22,6 +22,22 @@ export interface DispatcherState {
    * epoch. Index entries of another epoch are stale (the engine restarted).
    */
   readonly affinityEpoch?: string;
+  /**
+   * The engine's own `/v1/models` entries, every field as the engine sent it
+   * (llama.cpp `aliases`, `meta`; vLLM `max_model_len`, `root`…). Absent from
+   * older dispatchers.
+   */
+  readonly modelCards?: readonly ModelCard[];
+}
+
+/** One `data` entry of an engine's `/v1/models`, as the engine sent it. */
+export type ModelCard = Readonly<Record<string, unknown>> & { readonly id: string };
+
+/** The cards of a `/v1/models` body; entries without a string `id` are not cards. */
+export function modelCardsOf(body: unknown): ModelCard[] {
+  const data = (body as { data?: unknown } | null | undefined)?.data;
+  if (!Array.isArray(data)) return [];
+  return data.filter((c): c is ModelCard => typeof c === 'object' && c !== null && typeof (c as { id?: unknown }).id === 'string');
 }
 
 export function parseDispatcherState(raw: string | null): DispatcherState | undefined {

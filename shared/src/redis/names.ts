@@ -22,6 +22,8 @@ export interface RedisNames {
   affinityKey(model: string, kind: 'b' | 's', hash: string): string;
   replyChannel(ingressId: string): string;
   readonly controlChannel: string;
+  /** Where one dispatcher hears the engine reads (GETs outside the queue) meant for it. */
+  engineReadChannel(dispatcherId: string): string;
   dispatcherKey(dispatcherId: string): string;
   readonly dispatcherIndex: string;
   readonly modelIndex: string;
@@ -62,6 +64,7 @@ export function redisNames(prefix: string): RedisNames {
     affinityKey: (model, kind, hash) => `${prefix}:aff:{m.${encodeURIComponent(model)}}:${kind}.${hash}`,
     replyChannel: (ingressId) => `${prefix}:reply:{i.${ingressId}}`,
     controlChannel: `${prefix}:control:{ctl}`,
+    engineReadChannel: (id) => `${prefix}:read:{d.${id}}`,
     dispatcherKey: (id) => `${prefix}:{reg}:dispatcher:${id}`,
     dispatcherIndex: `${prefix}:{reg}:dispatchers`,
     modelIndex: `${prefix}:{reg}:models`,

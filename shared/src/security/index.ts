@@ -3,3 +3,13 @@ export { bearerToken } from './bearer.js';
 export { hashApiKey, MIN_API_KEY_LENGTH, parseApiKeyList, type ApiKeyEntry } from './apiKeys.js';
 export { isSafeEnginePath } from './enginePath.js';
 export { PRIORITY_CLASSES, type PriorityClass } from './priority.js';
+export {
+  ENGINE_ADMIN_PATHS,
+  ENGINE_READ_PATHS,
+  ENGINE_UI_HELPER_PATHS,
+  isDeniedEnginePost,
+  isPassthroughTarget,
+  isPlainRoutePath,
+  isWebUiAsset,
+  pathOf,
+} from './engineRoutes.js';

@@ -1,6 +1,7 @@
 import type { EngineClient } from '../engineClient.js';
 import { parsePrometheusText, sumOf } from '../prometheusText.js';
 import type { EngineAdapter, EngineSnapshot } from '../types.js';
+import { isRouterProps, readRouter } from './routerMode.js';
 
 interface Slot {
   readonly is_processing?: boolean;
@@ -10,16 +11,18 @@ interface Slot {
  * llama.cpp `llama-server`: `/health` is 503 while loading; slots come from
  * `/props` `total_slots`, busy slots from `/slots` `is_processing`, queued
  * requests from `/metrics` `llamacpp:requests_deferred` (when `--metrics`).
+ * A router (`/props` `role: "router"`, no `-m`) is read per model instead
+ * (`routerMode.ts`).
  */
 export function llamacppAdapter(client: EngineClient, options: { slots?: number; probeTimeoutMs: number }): EngineAdapter {
   let totalSlots = options.slots;
   let metricsAvailable = true;
   const timeout = options.probeTimeoutMs;
 
-  async function readTotalSlots(): Promise<number | undefined> {
+  async function readProps(): Promise<{ router: boolean; totalSlots: number | undefined }> {
     const props = await client.getJson('/props', timeout);
     const n = (props.body as { total_slots?: unknown } | undefined)?.total_slots;
-    return typeof n === 'number' && n > 0 ? n : undefined;
+    return { router: isRouterProps(props.body), totalSlots: typeof n === 'number' && n > 0 ? n : undefined };
   }
 
   /** The request gauges of `/metrics`, or undefined when the engine runs without `--metrics`. */
@@ -44,7 +47,12 @@ export function llamacppAdapter(client: EngineClient, options: { slots?: number;
         return { ready: false, totalSlots, busy: 0, waiting: 0, problem: health.status === 503 ? 'loading' : `health ${health.status}` };
       }
       // Re-read after every not-ready phase: a restarted engine may run with another -np.
-      if (options.slots === undefined) totalSlots = (await readTotalSlots()) ?? totalSlots;
+      // ENGINE_SLOTS names the slot count, so /props is not asked: a router is then one pool of that many slots.
+      if (options.slots === undefined) {
+        const props = await readProps();
+        if (props.router) return readRouter(client, timeout);
+        totalSlots = props.totalSlots ?? totalSlots;
+      }
       const [slots, gauges] = await Promise.all([client.getJson('/slots', timeout), readRequestGauges()]);
       // With --no-slots (501) busy slots still show in the metrics, if those are on.
       const busy = Array.isArray(slots.body) ? (slots.body as Slot[]).filter((s) => s.is_processing === true).length : (gauges?.processing ?? 0);

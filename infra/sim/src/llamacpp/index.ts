@@ -13,7 +13,8 @@ import { chatRoute, completionRoute, embeddingRoute, nativeRoute } from './compl
 import { baseHeaders, LOADING, NOT_FOUND, notSupported } from './http.js';
 import { HEALTHY, models, props, slots } from './info.js';
 import { LlamaMetrics } from './metrics.js';
-import { applyTemplate, detokenize, tokenize } from './text.js';
+import { applyTemplate, chatInputTokens, detokenize, tokenize } from './text.js';
+import { WEB_UI } from './webui.js';
 
 const NO_METRICS = notSupported('This server does not support metrics endpoint. Start it with `--metrics`');
 const NO_EMBEDDINGS = notSupported('This server does not support embeddings. Start it with `--embeddings`');
@@ -49,6 +50,7 @@ export function createLlamacpp(env: SimEnv): Personality {
     '/props': () => props(env, mediaMarker),
     '/models': () => models(env, created),
     '/v1/models': () => models(env, created),
+    ...(env.config.webui ? WEB_UI : {}),
   };
   const chat = chatRoute(env);
   const native = nativeRoute(env);
@@ -69,6 +71,8 @@ export function createLlamacpp(env: SimEnv): Personality {
     '/tokenize': (body) => tokenize(env, body),
     '/detokenize': (body) => detokenize(env, body),
     '/apply-template': applyTemplate,
+    '/chat/completions/input_tokens': chatInputTokens,
+    '/v1/chat/completions/input_tokens': chatInputTokens,
   };
 
   return {

@@ -1,7 +1,7 @@
 /* llama-server's /tokenize, /detokenize and /apply-template. */
 import type { SimEnv } from '../env.js';
 import type { Reply } from '../http.js';
-import { BOS_ID, chatPrompt, type ChatMessage } from '../tokenizer.js';
+import { BOS_ID, chatPrompt, promptTokens, type ChatMessage } from '../tokenizer.js';
 import { fields } from './body.js';
 import { handlerError, json } from './http.js';
 
@@ -23,4 +23,11 @@ export function applyTemplate(value: unknown): Reply {
   const messages = fields(value).messages;
   if (!Array.isArray(messages)) return handlerError('invalid_request_error', "'messages' is required");
   return json({ prompt: chatPrompt(messages as ChatMessage[]) });
+}
+
+/** `/chat/completions/input_tokens` (2026): the prompt's token count, without generating. */
+export function chatInputTokens(value: unknown): Reply {
+  const messages = fields(value).messages;
+  if (!Array.isArray(messages)) return handlerError('invalid_request_error', "'messages' is required");
+  return json({ object: 'response.input_tokens', input_tokens: promptTokens(chatPrompt(messages as ChatMessage[])) });
 }
