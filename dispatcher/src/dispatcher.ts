@@ -15,6 +15,8 @@ import {
   type DispatcherState,
   type Logger,
 } from '@infergate/shared';
+import { cacheFigures } from './affinity/engineCacheFigures.js';
+import { AffinityLanes } from './affinity/lanes.js';
 import { CapacityGate } from './capacityGate.js';
 import { listenForControl } from './controlListener.js';
 import { EngineMonitor } from './engineMonitor.js';
@@ -26,6 +28,7 @@ import { JobFates } from './jobFates.js';
 import { JobLifecycle } from './jobLifecycle.js';
 import type { RunContext } from './jobRunner.js';
 import { DispatcherMetrics, type DispatcherOperation } from './metrics.js';
+import { ModelConsumer } from './modelConsumer.js';
 import { ModelCards } from './modelCards.js';
 import { ModelDiscovery } from './modelDiscovery.js';
 import { ModelGates } from './modelGates.js';
@@ -76,6 +79,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     gate,
     draining: () => shutdown.draining,
     redisConnections: () => ({ commands: commands.status === 'ready', control: control.ready }),
+    prefixCache: () => monitor.snapshot?.prefixCache,
   });
   const failures = internalFailures<DispatcherOperation>(log, (operation) => metrics.internalFailure(operation));
   const monitor = new EngineMonitor(
@@ -96,38 +100,71 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
   const heartbeats = new HeartbeatTicker(config.HEARTBEAT_INTERVAL_SECONDS * 1000);
   const running = new RunningJobs();
   const fates = new JobFates(commands, names, { dispatcherId: id, ttlSeconds: Math.ceil(config.BACKEND_TIMEOUT_SECONDS) + 60 }, failures);
-  const runContext: RunContext = {
-    engine,
+  const consumerSettings = {
+    prefix: names.bullPrefix,
+    connection: workerConnection(target, `ig-dispatcher-q-${id}`) as ConnectionOptions,
     dispatcherId: id,
-    backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,
-    idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
-    openPublisher: (job, onGone) => {
-      const publisher = new ReplyPublisher(frames, job.replyTo, job.rid, frames.countsAllSubscribers ? onGone : ignoreUnheard);
-      heartbeats.watch(publisher);
-      return publisher;
-    },
-    closePublisher: (publisher) => heartbeats.unwatch(publisher),
-    recordStarted: (rid) => fates.recordStarted(rid),
-    failures,
+    lockMs: config.JOB_LOCK_SECONDS * 1000,
+    stalledCheckMs: config.STALLED_CHECK_SECONDS * 1000,
+  };
+  // Lane consumers run jobs through the same lifecycle as the shared queues' (made below, used later).
+  const lanes: AffinityLanes | undefined = config.AFFINITY_ENABLED
+    ? new AffinityLanes(
+        commands,
+        names,
+        {
+          dispatcherId: id,
+          indexTtlSeconds: config.AFFINITY_INDEX_TTL_SECONDS,
+          adoptEveryMs: config.STALLED_CHECK_SECONDS * 1000,
+          heartbeatTtlMs: config.HEARTBEAT_TTL_SECONDS * 1000,
+        },
+        (queueName, model): ModelConsumer => new ModelConsumer({ ...consumerSettings, queueName, model }, modelGates.gateFor(model), (job, token) => lifecycle.handle(job, token), log, failures),
+        metrics.lanes,
+        failures,
+        log,
+      )
+    : undefined;
+  const runContext: RunContext = {
+      engine,
+      dispatcherId: id,
+      backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000,
+      idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
+      openPublisher: (job, onGone) => {
+        const publisher = new ReplyPublisher(frames, job.replyTo, job.rid, frames.countsAllSubscribers ? onGone : ignoreUnheard);
+        heartbeats.watch(publisher);
+        return publisher;
+      },
+      closePublisher: (publisher) => heartbeats.unwatch(publisher),
+      recordStarted: (rid) => fates.recordStarted(rid),
+      failures,
+      ...(lanes ? { engineAccepted: (job) => lanes.writer.record(job) } : {}),
+      answered: (job, tail) => {
+        const figures = cacheFigures(tail);
+        if (figures) metrics.lanes.engineCache(job.model, figures);
+      },
   };
   const lifecycle = new JobLifecycle(
     { backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000, maxAttempts: config.MAX_ATTEMPTS },
-    { names, metrics, monitor, running, fates, failures, logger: log, runContext },
+    {
+      names,
+      metrics,
+      monitor,
+      running,
+      fates,
+      lanes,
+      failures,
+      logger: log,
+      runContext,
+    },
   );
   const discovery = new ModelDiscovery(
     {
       configuredModels: config.ENGINE_MODELS,
       aliases: config.MODEL_ALIASES,
       earlyIntervalMs: config.METRICS_CACHE_TTL_SECONDS * 1000,
-      consumer: {
-        prefix: names.bullPrefix,
-        connection: workerConnection(target, `ig-dispatcher-q-${id}`) as ConnectionOptions,
-        dispatcherId: id,
-        lockMs: config.JOB_LOCK_SECONDS * 1000,
-        stalledCheckMs: config.STALLED_CHECK_SECONDS * 1000,
-      },
+      consumer: consumerSettings,
     },
-    { adapter, names, gateFor: (model) => modelGates.gateFor(model), handle: lifecycle.handle, failures, logger: log },
+    { adapter, names, gateFor: (model) => modelGates.gateFor(model), handle: lifecycle.handle, failures, logger: log, ...(lanes ? { opened: (model, consumer) => lanes.addModel(model, consumer) } : {}) },
   );
   const cards = new ModelCards(engine, config.METRICS_CACHE_TTL_SECONDS * 1000, failures, log);
   const state = stateSnapshot({
@@ -140,12 +177,14 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     models: () => discovery.models,
     modelCards: () => cards.current,
     draining: () => shutdown.draining,
+    ...(lanes ? { affinityEpoch: () => lanes.epoch.after(monitor.snapshot) } : {}),
   });
 
   await listenForControl(control, names.controlChannel, (rid, reason) => running.abort(rid, reason));
   await serveEngineReads(control, names.engineReadChannel(id), { runContext, running, failures, logger: log });
   await monitor.start();
   await discovery.start();
+  lanes?.start();
   await cards.start();
   const registration = new Registration(
     commands,
@@ -166,7 +205,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     state,
     close: () => {
       cards.stop();
-      return shutdown.run({ id, registration, discovery, running, heartbeats, monitor, engine, status: status.server, control, commands });
+      return shutdown.run({ id, registration, discovery, lanes, running, heartbeats, monitor, engine, status: status.server, control, commands });
     },
   };
 }

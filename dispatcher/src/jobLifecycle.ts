@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { isInferenceJob, type InferenceJob, type InternalFailures, type Logger, type RedisNames } from '@infergate/shared';
+import type { AffinityLanes } from './affinity/lanes.js';
 import type { EngineMonitor } from './engineMonitor.js';
 import type { JobFates } from './jobFates.js';
 import { runJob, type RunContext } from './jobRunner.js';
@@ -19,6 +20,8 @@ export interface LifecycleParts {
   readonly monitor: EngineMonitor;
   readonly running: RunningJobs;
   readonly fates: JobFates;
+  /** Cache affinity, when on: where a lane job its engine failed goes instead of back to its lane. */
+  readonly lanes: AffinityLanes | undefined;
   readonly runContext: RunContext;
   readonly failures: InternalFailures<DispatcherOperation>;
   readonly logger: Logger;
@@ -39,8 +42,10 @@ export class JobLifecycle {
   readonly handle: JobHandler = async (job, token) => {
     const { metrics } = this.parts;
     const data: unknown = job.data;
-    const model = this.parts.names.modelOfQueue(job.queueName) ?? job.queueName;
+    const lane = this.parts.names.laneOfQueue(job.queueName);
+    const model = lane?.model ?? this.parts.names.modelOfQueue(job.queueName) ?? job.queueName;
     metrics.pulled(model);
+    metrics.lanes.pulled(model, lane !== undefined);
     if (!isInferenceJob(data)) {
       metrics.finished(model, 'invalid');
       await this.settle(job, undefined, () => job.moveToFailed(new Error('not an infergate job of this version'), token, false));
@@ -54,7 +59,7 @@ export class JobLifecycle {
       await this.settle(job, data.rid, () => job.moveToCompleted('skipped', token, false));
       return;
     }
-    await this.run(job, data, model, token);
+    await this.run(job, data, model, token, lane !== undefined);
   };
 
   /**
@@ -64,7 +69,8 @@ export class JobLifecycle {
    */
   private async mustSkip(job: Job, data: InferenceJob): Promise<boolean | 'unknown'> {
     if (Date.now() > data.deadline + this.settings.backendTimeoutMs) return true;
-    if (job.attemptsStarted <= 1) return false;
+    // A job moved out of a lane may have been cancelled on the way: its fate says so.
+    if (job.attemptsStarted <= 1 && data.affinity?.moved !== true) return false;
     try {
       return (await this.parts.fates.read(data.rid)) !== undefined;
     } catch (err) {
@@ -73,7 +79,7 @@ export class JobLifecycle {
     }
   }
 
-  private async run(job: Job, data: InferenceJob, model: string, token: string): Promise<void> {
+  private async run(job: Job, data: InferenceJob, model: string, token: string, fromLane: boolean): Promise<void> {
     const { metrics, monitor, running } = this.parts;
     const abort = running.begin(data.rid);
     try {
@@ -82,7 +88,9 @@ export class JobLifecycle {
       if (outcome.kind === 'retry') {
         this.parts.logger.warn({ rid: data.rid, reason: outcome.reason, attempt: job.attemptsStarted }, 'engine failed before answering; job returned to the queue');
         monitor.markFailed(outcome.reason);
-        await job.moveToWait(token);
+        // Back in its lane, only this failing engine would look at it.
+        if (fromLane && this.parts.lanes) await this.parts.lanes.retryElsewhere(job as Job<InferenceJob>, token);
+        else await job.moveToWait(token);
       } else {
         if (outcome.kind === 'served') monitor.markServed();
         await job.moveToCompleted(outcome.kind, token, false);

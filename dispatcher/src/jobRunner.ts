@@ -11,6 +11,7 @@ import {
   type InternalFailures,
   type StopReason,
 } from '@infergate/shared';
+import { ResponseTail } from './affinity/engineCacheFigures.js';
 import { AnswerWatcher, framingEventsOf } from './answerUsage.js';
 import { isConnectionFailure, type EngineClient } from './engines/index.js';
 import type { DispatcherOperation } from './metrics.js';
@@ -36,6 +37,10 @@ export interface RunContext {
   /** Records that the client has seen bytes, so the job is never run again. */
   recordStarted(rid: string): void;
   readonly failures: InternalFailures<DispatcherOperation>;
+  /** The engine has answered the job (its head is out): cache affinity records that the engine holds its prompt. */
+  engineAccepted?(job: InferenceJob): void;
+  /** The engine finished its answer; `tail` holds its last bytes (TAIL_BYTES). */
+  answered?(job: InferenceJob, tail: Buffer): void;
 }
 
 /** Statuses that mean "this engine cannot take it now", not "the request is bad". */
@@ -80,17 +85,21 @@ export async function runJob(
     publisher.head({ status: res.statusCode, headers: relayableResponseHeaders(res.headers), dispatcher: ctx.dispatcherId });
     headSent = true;
     ctx.recordStarted(job.rid);
+    ctx.engineAccepted?.(job);
+    const tail = ctx.answered ? new ResponseTail() : undefined;
     const answer = new AnswerWatcher(isEventStream(res.headers['content-type']), framingEventsOf(job.path));
     // A 'data' listener costs less per chunk than async iteration.
     await new Promise<void>((resolve, reject) => {
       res.body.on('data', (chunk: Buffer) => {
         answer.push(chunk);
         publisher.data(chunk);
+        tail?.push(chunk);
       });
       res.body.once('end', resolve);
       res.body.once('error', reject);
     });
     publisher.end(answer.usage());
+    if (tail) ctx.answered!(job, tail.value);
     await publisher.drained();
     return { kind: 'served', status: res.statusCode };
   } catch (err) {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { internalFailuresMetric } from '@infergate/shared';
+import { LaneMetrics } from './affinity/affinityMetrics.js';
 import type { CapacityGate } from './capacityGate.js';
 import type { JobOutcome } from './jobRunner.js';
 
@@ -29,6 +30,10 @@ export type DispatcherOperation =
   | 'registry_heartbeat'
   | 'deregistration'
   | 'engine_poll'
+  /** Cache affinity: an index write (a hint: the next turn may miss), a lane job moved to the shared queue, a lane registered. */
+  | 'affinity_index_write'
+  | 'lane_move'
+  | 'lane_register'
   /** An engine read (a GET outside the queue) that could not be served or was not one. */
   | 'engine_read';
 
@@ -40,6 +45,8 @@ export interface DispatcherProbes {
   draining(): boolean;
   /** Connection name → whether it is usable now. */
   redisConnections(): Readonly<Record<string, boolean>>;
+  /** The engine's own cumulative prefix-cache figures, where it exports them (vLLM). */
+  prefixCache?(): { readonly queries: number; readonly hits: number } | undefined;
 }
 
 /**
@@ -50,6 +57,8 @@ export interface DispatcherProbes {
  */
 export class DispatcherMetrics {
   readonly registry = new Registry();
+  /** Cache-affinity series: lane pulls and moves, the engine's own cache figures. */
+  readonly lanes = new LaneMetrics(this.registry);
 
   private readonly pulls = new Counter({
     name: 'infergate_dispatcher_pulls_total',
@@ -88,6 +97,20 @@ export class DispatcherMetrics {
       gate.state.blockedBy === undefined ? 0 : 1,
     );
     gateGauge('infergate_dispatcher_draining', '1 while the dispatcher drains before exiting.', () => (probes.draining() ? 1 : 0));
+    new Gauge({
+      name: 'infergate_engine_prefix_cache_tokens',
+      help: 'The engine\'s own cumulative prefix-cache counters as of the last poll (vLLM prefix_cache_queries / prefix_cache_hits): prompt tokens queried and hit. Reset when the engine restarts; use rate().',
+      labelNames: ['kind'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const figures = probes.prefixCache?.();
+        if (figures) {
+          this.set({ kind: 'queried' }, figures.queries);
+          this.set({ kind: 'hit' }, figures.hits);
+        }
+      },
+    });
     new Gauge({
       name: 'infergate_redis_connected',
       help: '1 while the Redis connection is ready.',

@@ -38,6 +38,8 @@ export class ModelDiscovery {
       readonly handle: JobHandler;
       readonly failures: InternalFailures<DispatcherOperation>;
       readonly logger: Logger;
+      /** Called once a model's consumer runs (cache affinity opens the model's lane beside it). */
+      readonly opened?: (model: string, consumer: ModelConsumer) => Promise<void>;
     },
   ) {
     this.unreachable = new ErrorEpisode(parts.logger, 'cannot list the engine\'s models; looking again later');
@@ -98,6 +100,7 @@ export class ModelDiscovery {
     this.consumers.set(model, consumer);
     try {
       await consumer.start();
+      await this.parts.opened?.(model, consumer);
       logger.info({ model }, 'consuming model queue');
     } catch (err) {
       // Forgotten, so that the next round starts it again.

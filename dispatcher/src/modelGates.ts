@@ -3,6 +3,8 @@ import type { EngineSnapshot, ModelReading } from './engines/index.js';
 
 /** What a model consumer needs of a gate: wait for a slot, take it, give it back. */
 export interface SlotGate {
+  /** Slots a job could take now (0 or less: none). */
+  readonly free: number;
   whenFree(signal?: AbortSignal): Promise<void>;
   tryAcquire(): boolean;
   release(): void;
@@ -20,6 +22,10 @@ class JointGate implements SlotGate {
     private readonly engine: CapacityGate,
     private readonly model: CapacityGate,
   ) {}
+
+  get free(): number {
+    return Math.min(this.engine.free, this.model.free);
+  }
 
   async whenFree(signal?: AbortSignal): Promise<void> {
     // Each wait ends only when that gate has room, so this does not spin.

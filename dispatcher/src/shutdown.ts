@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Logger, RedisClient, Subscriber } from '@infergate/shared';
+import type { AffinityLanes } from './affinity/lanes.js';
 import type { EngineMonitor } from './engineMonitor.js';
 import type { EngineClient } from './engines/index.js';
 import type { HeartbeatTicker } from './heartbeatTicker.js';
@@ -11,6 +12,7 @@ export interface ShutdownParts {
   readonly id: string;
   readonly registration: Registration;
   readonly discovery: ModelDiscovery;
+  readonly lanes: AffinityLanes | undefined;
   readonly running: RunningJobs;
   readonly heartbeats: HeartbeatTicker;
   readonly monitor: EngineMonitor;
@@ -49,11 +51,14 @@ export class Shutdown {
   private async drain(p: ShutdownParts): Promise<void> {
     // The registry hears of the drain while the consumers stop.
     await Promise.all([p.discovery.stopPulling(), p.registration.beat()]);
+    // What waits in this engine's lanes is served elsewhere rather than after the drain.
+    await p.lanes?.drain();
     await p.running.whenIdle(this.drainTimeoutMs);
     p.running.abortAll('shutting_down');
     p.heartbeats.stop();
     p.monitor.stop();
     await p.discovery.close();
+    await p.lanes?.close();
     await p.registration.deregister(p.id);
     await p.engine.close();
     p.status.close();

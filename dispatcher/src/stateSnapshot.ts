@@ -13,6 +13,8 @@ export interface StateSources {
   models(): string[];
   modelCards(): readonly ModelCard[];
   draining(): boolean;
+  /** The engine's cache epoch, when this dispatcher serves affinity lanes. */
+  affinityEpoch?(): string;
 }
 
 /** What this dispatcher tells the registry, its `/state` route and its probes, as of now. */
@@ -35,6 +37,7 @@ export function stateSnapshot(s: StateSources): () => DispatcherState {
       startedAt: s.startedAt,
       updatedAt: Date.now(),
       draining,
+      ...(s.affinityEpoch ? { affinityEpoch: s.affinityEpoch() } : {}),
     };
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Queue } from 'bullmq';
 import type { CancelReason, DispatcherState, InferenceJob, IngressConfig, Logger, RedisClient, RedisNames, UsageFilter, UsageRecord } from '@infergate/shared';
+import type { LaneRouter } from './affinity/laneRouter.js';
 import type { Principal } from './auth/index.js';
 import type { DrainRate } from './drainRate.js';
 import type { InternalFailures } from './internalFailures.js';
@@ -69,7 +70,8 @@ export interface FleetView {
 /** The operator surface's access to Redis itself: inspection and queue control are Redis operations. */
 export interface OperatorAccess {
   readonly commands: RedisClient;
-  queue(model: string): Queue;
+  /** A model's queue, or with `lane` that dispatcher's affinity lane of it. */
+  queue(model: string, lane?: string): Queue;
 }
 
 /** Everything the ingress routes share; built once per process by `startIngress`, or by a test. */
@@ -80,6 +82,8 @@ export interface IngressContext {
   readonly names: RedisNames;
   readonly router: ReplyRoutes;
   readonly jobs: JobSubmitter;
+  /** Cache affinity: keys, index lookup, lane choice and placement of each job. Absent: every job goes to the shared queue. */
+  readonly lanes?: LaneRouter;
   readonly cancels: CancelPublisher;
   readonly engineReads: EngineReadSender;
   /** Counts and logs internal failures that have no client to answer. */

@@ -12,6 +12,8 @@ import {
   type IngressConfig,
   type Logger,
 } from '@infergate/shared';
+import { IndexLookup } from './affinity/indexLookup.js';
+import { LaneRouter } from './affinity/laneRouter.js';
 import { buildApp } from './app.js';
 import type { IngressContext } from './context.js';
 import { DrainRate } from './drainRate.js';
@@ -51,7 +53,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     models: (): ReadonlySet<string> => registry.knownModels,
     liveDispatchers: (): number => registry.live.length,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
-    inspector: new QueueInspector(commands, (model): Queue => queues.queue(model)),
+    inspector: new QueueInspector(commands, (model, lane): Queue => queues.forInspection(model, lane), (model) => names.laneSet(model)),
   }, { tokensByKey: config.USAGE_METRICS_BY_KEY });
   const failures = new InternalFailures(log, metrics);
   watchRedisConnection(commands, 'commands', failures);
@@ -68,6 +70,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   );
   await registry.start();
   const queues = new JobQueues(commands, names, failures);
+  const lanes = new LaneRouter(config, registry, new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS), queues, metrics.affinity);
   const limiter = new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000, failures);
   const usage = new UsageAccounting(config, commands, names, failures, metrics.tokens);
   const context: IngressContext = {
@@ -77,17 +80,18 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     names,
     router,
     jobs: queues,
+    lanes,
     cancels: new RedisCancelPublisher(commands, names, failures),
     engineReads: new RedisEngineReadSender(commands, names),
     failures,
     registry,
     drainRate: new DrainRate(),
-    queueDepths: new QueueDepths((model) => queues.depth(model)),
+    queueDepths: new QueueDepths((model) => queues.depth(model, lanes.laneOwners(model))),
     limiter,
     usage,
     metrics,
     redisReady: () => commands.status === 'ready',
-    operator: { commands, queue: (model) => queues.queue(model) },
+    operator: { commands, queue: queues.forInspection },
     draining: false,
     onSettled(request, model, outcome, durationMs) {
       metrics.requestSettled(request, model, outcome, durationMs);

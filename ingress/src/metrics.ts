@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { LIVE_JOB_STATES, type QueueInspector, type QueueSummary } from '@infergate/shared';
 import { TokenMetrics } from './usage/tokenMetrics.js';
+import { AffinityMetrics } from './affinity/affinityMetrics.js';
 import { ChunkGapHistogram } from './metricsChunkGaps.js';
 import type { RelayOutcome } from './requestRelay.js';
 
@@ -30,6 +31,8 @@ const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
  */
 export class IngressMetrics {
   readonly registry = new Registry();
+  /** Cache-affinity series, recorded by the lane router. */
+  readonly affinity = new AffinityMetrics(this.registry);
   private readonly relayed = new WeakSet<FastifyRequest>();
   private queueSnapshot: { readonly at: number; readonly summaries: Promise<QueueSummary[]> } | undefined;
 
@@ -134,6 +137,18 @@ export class IngressMetrics {
       async collect() {
         this.reset();
         for (const q of await queues()) for (const state of LIVE_JOB_STATES) this.set({ model: q.model, state }, q.counts[state]);
+      },
+    });
+    new Gauge({
+      name: 'infergate_lane_jobs',
+      help: 'Jobs in each dispatcher\'s affinity lane of a model, by state (not in infergate_queue_jobs); aggregate with max.',
+      labelNames: ['model', 'lane', 'state'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of await queues()) {
+          for (const l of q.lanes) for (const state of LIVE_JOB_STATES) this.set({ model: q.model, lane: l.dispatcher, state }, l.counts[state]);
+        }
       },
     });
     new Gauge({

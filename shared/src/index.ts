@@ -17,5 +17,6 @@ export * from './httpHeaders.js';
 export * from './protocol/registry.js';
 export * from './inspection/index.js';
 export * from './security/index.js';
+export * from './affinity/index.js';
 export * from './usage/tokenUsage.js';
 export * from './usage/usageRecords.js';

@@ -100,7 +100,7 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
   // The queues share the CLI's connection, whose listener keeps its last error for the message; the
   // command that failed on it reports the failure.
   const queues = new ModelQueues(redis, names, () => undefined);
-  const inspector = new QueueInspector(redis, queues.queue);
+  const inspector = new QueueInspector(redis, queues.queue, (model) => names.laneSet(model));
   try {
     try {
       await waitReady(redis, CONNECT_TIMEOUT_MS);

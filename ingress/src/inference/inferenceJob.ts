@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { encodeBody, forwardableRequestHeaders, JOB_VERSION, type IngressConfig, type InferenceJob } from '@infergate/shared';
+import { encodeBody, forwardableRequestHeaders, JOB_VERSION, type IngressConfig, type InferenceJob, type JobAffinity } from '@infergate/shared';
 import type { RoutingFields } from '../requestBody.js';
 
 /**
@@ -10,7 +10,14 @@ import type { RoutingFields } from '../requestBody.js';
 export function inferenceJob(
   request: FastifyRequest,
   body: Buffer,
-  route: { readonly model: string; readonly fields: RoutingFields; readonly replyTo: string; readonly enqueuedAt: number },
+  route: {
+    readonly model: string;
+    readonly fields: RoutingFields;
+    readonly replyTo: string;
+    readonly enqueuedAt: number;
+    /** Cache-affinity keys, recorded by the dispatcher that starts the job. */
+    readonly affinity?: JobAffinity | undefined;
+  },
   config: Pick<IngressConfig, 'QUEUE_WAIT_TIMEOUT_SECONDS' | 'FORWARD_CONVERSATION_ID'>,
 ): InferenceJob {
   return {
@@ -26,5 +33,6 @@ export function inferenceJob(
     replyTo: route.replyTo,
     enqueuedAt: route.enqueuedAt,
     ...(request.principal ? { keyId: request.principal.id } : {}),
+    ...(route.affinity ? { affinity: route.affinity } : {}),
   };
 }

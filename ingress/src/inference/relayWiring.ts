@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InferenceJob } from '@infergate/shared';
+import type { Placement } from '../affinity/lanePlacement.js';
 import type { IngressContext } from '../context.js';
 import { RequestRelay, type RelayOutcome } from '../requestRelay.js';
 import type { Release } from './admission.js';
@@ -11,12 +12,21 @@ type RelayContext = Pick<IngressContext, 'config' | 'router' | 'jobs' | 'cancels
  * Takes over the response of an admitted request and connects its relay:
  * frames from the reply router, the job's removal and cancellation, the
  * queue bookkeeping when it starts, the slot given back when it settles.
+ * With a `placement` (cache affinity), the job is removed wherever it waits,
+ * lane or shared queue, and no steal follows a request that is over.
  */
-export function openRelay(ctx: RelayContext, request: FastifyRequest, reply: FastifyReply, job: InferenceJob, release: Release): RequestRelay {
+export function openRelay(
+  ctx: RelayContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  job: InferenceJob,
+  release: Release,
+  placement?: Placement,
+): RequestRelay {
   const { config, router } = ctx;
   const { rid, model, enqueuedAt } = job;
   const dequeue = async () => {
-    const removed = await ctx.jobs.removeWaiting(model, rid);
+    const removed = await (placement ? placement.dequeue() : ctx.jobs.removeWaiting(model, rid));
     if (removed) ctx.queueDepths.left(model);
     return removed;
   };
@@ -34,11 +44,13 @@ export function openRelay(ctx: RelayContext, request: FastifyRequest, reply: Fas
       dequeue,
       cancel: (reason, phase) => cancelRequest(rid, reason, phase, dequeue, ctx.cancels, ctx.failures),
       started: () => {
+        placement?.started();
         ctx.drainRate.record(model);
         ctx.queueDepths.left(model);
       },
       retryAfterSeconds: () => Math.ceil(config.QUEUE_WAIT_TIMEOUT_SECONDS / 4),
       settled: (outcome: RelayOutcome) => {
+        placement?.close();
         release();
         router.remove(rid);
         ctx.onSettled(request, model, outcome, Date.now() - enqueuedAt);

@@ -16,7 +16,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: IngressContext): Pr
   const operator = ctx.operator;
   if (key === undefined || operator === undefined) return;
   const adminKey = new AdminKey(key);
-  const inspector = new QueueInspector(operator.commands, (model) => operator.queue(model));
+  const inspector = new QueueInspector(operator.commands, (model, lane) => operator.queue(model, lane), (model) => ctx.names.laneSet(model));
   // Loaded only when the UI is served: bull-board and its view engine take about a second to import.
   const { QUEUE_BOARD_PATH, queueBoard } = await import('../admin/queueBoard.js');
   await app.register(

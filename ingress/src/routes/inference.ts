@@ -38,16 +38,22 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
     const fields = routingFields(body);
     const model = registry.resolve(fields.model);
     const startedAt = Date.now();
+    // The affinity lookup overlaps admission's round trips; it never rejects.
+    const routing = ctx.lanes?.route(model, fields.parsed, request.headers, request.principal?.id);
     const release = await admission.admit(model, request.principal, request.id, client);
     if (release === undefined) {
       reply.hijack();
       ctx.onSettled(request, model, CLIENT_LEFT, Date.now() - startedAt);
       return;
     }
-    const job = inferenceJob(request, body, { model, fields, replyTo: router.channel, enqueuedAt: Date.now() }, config);
-    const relay = openRelay(ctx, request, reply, job, release);
+    const lane = (await routing) ?? {};
+    const job = inferenceJob(request, body, { model, fields, replyTo: router.channel, enqueuedAt: Date.now(), affinity: lane.affinity }, config);
+    const placement = ctx.lanes?.place(job, lane, request.principal?.priority, {
+      lost: (err) => relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err })),
+    });
+    const relay = openRelay(ctx, request, reply, job, release, placement);
     try {
-      await ctx.jobs.enqueue(job, request.principal?.priority);
+      await (placement ? placement.enqueue() : ctx.jobs.enqueue(job, request.principal?.priority));
       ctx.queueDepths.added(model);
     } catch (err) {
       relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err }));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { affinityDispatcherFields, affinityIngressFields } from './affinityFields.js';
 import { loadDotEnv } from './dotenv.js';
 import { ConfigError, resolveFileVariables, type Env } from './env.js';
 import { checkRedisForm, commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
@@ -11,12 +12,20 @@ export { ConfigError, type Env } from './env.js';
 export { ANY_PATH, isIngressRoute } from './forwardPaths.js';
 export { corsEnabled, corsOriginAllowed, type CorsOrigins } from './corsOrigins.js';
 
-const allIngressFields = { ...commonFields, ...ingressFields, ...securityIngressFields, ...observabilityIngressFields, ...usageIngressFields };
+const allIngressFields = {
+  ...commonFields,
+  ...ingressFields,
+  ...securityIngressFields,
+  ...observabilityIngressFields,
+  ...usageIngressFields,
+  ...affinityIngressFields,
+};
 const allDispatcherFields = {
   ...commonFields,
   ...dispatcherFields,
   ...securityDispatcherFields,
   ...observabilityDispatcherFields,
+  ...affinityDispatcherFields,
 };
 
 const schemas = {

@@ -18,6 +18,11 @@ export interface DispatcherState {
   /** True while the dispatcher drains before exiting; it pulls nothing new. */
   readonly draining: boolean;
   /**
+   * Present when the dispatcher serves affinity lanes: its engine's cache
+   * epoch. Index entries of another epoch are stale (the engine restarted).
+   */
+  readonly affinityEpoch?: string;
+  /**
    * The engine's own `/v1/models` entries, every field as the engine sent it
    * (llama.cpp `aliases`, `meta`; vLLM `max_model_len`, `root`…). Absent from
    * older dispatchers.

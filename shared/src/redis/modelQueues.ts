@@ -3,8 +3,9 @@ import type { RedisClient } from './connection.js';
 import type { RedisNames } from './names.js';
 
 /**
- * One BullMQ queue per model, opened on first use on a shared connection and
- * closed together. A Queue emits 'error' for connection trouble (and Node
+ * One BullMQ queue per model, and per affinity lane of a model (`lane`: the
+ * dispatcher id), opened on first use on a shared connection and closed
+ * together. A Queue emits 'error' for connection trouble (and Node
  * throws an 'error' event nobody listens to), so every queue gets `onError`:
  * each user says what such an error means to it.
  */
@@ -17,12 +18,13 @@ export class ModelQueues {
     private readonly onError: (err: Error, model: string) => void,
   ) {}
 
-  readonly queue = (model: string): Queue => {
-    let q = this.queues.get(model);
+  readonly queue = (model: string, lane?: string): Queue => {
+    const name = lane === undefined ? this.names.queueName(model) : this.names.laneQueueName(model, lane);
+    let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(this.names.queueName(model), { connection: this.connection, prefix: this.names.bullPrefix });
+      q = new Queue(name, { connection: this.connection, prefix: this.names.bullPrefix });
       q.on('error', (err) => this.onError(err, model));
-      this.queues.set(model, q);
+      this.queues.set(name, q);
     }
     return q;
   };
