@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { affinityDispatcherFields, affinityIngressFields } from './affinityFields.js';
 import { ConfigError, resolveFileVariables, type Env } from './env.js';
 import { checkRedisForm, commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
 import { observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
@@ -6,12 +7,19 @@ import { securityDispatcherFields, securityIngressFields } from './securityField
 
 export { ConfigError, type Env } from './env.js';
 
-const allIngressFields = { ...commonFields, ...ingressFields, ...securityIngressFields, ...observabilityIngressFields };
+const allIngressFields = {
+  ...commonFields,
+  ...ingressFields,
+  ...securityIngressFields,
+  ...observabilityIngressFields,
+  ...affinityIngressFields,
+};
 const allDispatcherFields = {
   ...commonFields,
   ...dispatcherFields,
   ...securityDispatcherFields,
   ...observabilityDispatcherFields,
+  ...affinityDispatcherFields,
 };
 
 const schemas = {
