@@ -3,13 +3,14 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { table } from './lib/markdown.js';
-import { evaluateTargets, targetsSection } from './lib/targets.js';
+import { evaluateCacheTargets, evaluateTargets, targetsSection } from './lib/targets.js';
+import { affinityScenario, affinitySection, type AffinityResult } from './scenarios/affinity.js';
 import { capacityScenario, capacitySection, type CapacityResult } from './scenarios/capacity.js';
 import { clusterScenario, clusterSection } from './scenarios/cluster.js';
 import { faultsScenario, faultsSection, type FaultsResult } from './scenarios/faults.js';
 import { memoryChart, memoryScenario, memorySection, type MemoryResult } from './scenarios/memory.js';
 import { overheadCharts, overheadScenario, overheadSection, type OverheadResult } from './scenarios/overhead.js';
-import { schedulingScenario, schedulingSection } from './scenarios/scheduling.js';
+import { schedulingScenario, schedulingSection, type SchedulingResult } from './scenarios/scheduling.js';
 
 /*
  * `npm run bench`: every scenario, each with its baseline measured in the
@@ -52,6 +53,7 @@ const SCENARIOS = {
   faults: scenario(() => faultsScenario({ cancelSamples: quick ? 5 : 20 }), faultsSection),
   scheduling: scenario(() => schedulingScenario({ durationMs: quick ? 8_000 : 25_000 }), schedulingSection),
   cluster: scenario(() => clusterScenario({ streams: 96, durationMs: quick ? 3_000 : 8_000, ttftLoads: [1, 16] }), clusterSection),
+  affinity: scenario(() => affinityScenario({ conversations: quick ? 16 : 48, singleTurnRequestsPerBlock: quick ? 20 : 100 }), affinitySection),
 } satisfies Record<string, Scenario>;
 
 type ScenarioName = keyof typeof SCENARIOS;
@@ -137,7 +139,8 @@ const allPhases = [...phases, ...(previous?.phases.filter((p) => kept.includes(p
 const overhead = scenarioResults.overhead as OverheadResult | undefined;
 const memory = scenarioResults.memory as MemoryResult | undefined;
 const targets = evaluateTargets({ overhead, capacity: scenarioResults.capacity as CapacityResult | undefined, memory, faults: scenarioResults.faults as FaultsResult | undefined });
-const results = { ...thisRun, quick, totalSeconds, phases: allPhases, ...(kept.length > 0 ? { measuredIn } : {}), targets, ...scenarioResults };
+const cacheTargets = evaluateCacheTargets({ affinity: scenarioResults.affinity as AffinityResult | undefined, scheduling: scenarioResults.scheduling as SchedulingResult | undefined });
+const results = { ...thisRun, quick, totalSeconds, phases: allPhases, ...(kept.length > 0 ? { measuredIn } : {}), targets, cacheTargets, ...scenarioResults };
 
 mkdirSync(out, { recursive: true });
 // Charts of an earlier run must not outlive its figures: they are drawn again from the results kept.
@@ -183,6 +186,7 @@ const report = [
   ...provenance(),
   ...(busy ? ['**Other work kept this machine busy (load average above its core count) during the run: treat every figure as noisy.**', ''] : []),
   ...targetsSection(targets),
+  ...targetsSection(cacheTargets, 'Targets (issue 17, cache-aware scheduling)'),
   ...NAMES.flatMap(section),
   '## Run time',
   '',

@@ -15,6 +15,8 @@ export interface EngineSpec {
   readonly tokens: number;
   /** The model name the engine serves (default: the simulator's). */
   readonly model?: string;
+  /** Prefill time per prompt token the engine does not hold in its prompt cache (default: the simulator's). */
+  readonly prefillMsPerToken?: number;
 }
 
 export interface Fleet {
@@ -54,7 +56,7 @@ export async function startSims(engines: readonly EngineSpec[], processes: Servi
   const urls: string[] = [];
   for (const e of engines) {
     const port = await freePort();
-    const args = ['--kind', 'llamacpp', '--port', String(port), '--slots', String(e.slots), '--ttft-ms', String(e.ttftMs), '--itl-ms', String(e.itlMs), '--tokens', String(e.tokens), ...(e.model ? ['--model', e.model] : [])];
+    const args = ['--kind', 'llamacpp', '--port', String(port), '--slots', String(e.slots), '--ttft-ms', String(e.ttftMs), '--itl-ms', String(e.itlMs), '--tokens', String(e.tokens), ...(e.model ? ['--model', e.model] : []), ...(e.prefillMsPerToken !== undefined ? ['--prefill-ms-per-token', String(e.prefillMsPerToken)] : [])];
     processes.push(spawnService('sim', { ...process.env, LOG_LEVEL: 'warn' }, { args, useBuild: true }));
     urls.push(`http://127.0.0.1:${port}`);
   }
