@@ -26,6 +26,8 @@ export interface Fleet {
   readonly redisPid: number | undefined;
   readonly engineUrls: readonly string[];
   readonly ingressUrls: readonly string[];
+  /** Each dispatcher's status server (its /metrics), in engine order. */
+  readonly dispatcherStatusUrls: readonly string[];
   readonly processes: readonly ServiceProcess[];
   pidsOf(name: ServiceName): number[];
   stop(): Promise<void>;
@@ -101,9 +103,12 @@ export async function startFleet(options: {
   try {
     const engineUrls = options.engineUrls ?? (await startSims(options.engines, processes));
     const base = { ...process.env, ...(options.redisEnv ?? { REDIS_URL: redis!.url }), REDIS_PREFIX: 'bench', LOG_LEVEL: 'warn', ALLOW_OPEN_ACCESS: 'true', ...options.env };
-    engineUrls.forEach((url, i) =>
-      processes.push(spawnService('dispatcher', { ...base, ENGINE_URL: url, DISPATCHER_ID: `d${i + 1}`, STATUS_PORT: '0' }, spawnOptions)),
-    );
+    const dispatcherStatusUrls: string[] = [];
+    for (const [i, url] of engineUrls.entries()) {
+      const statusPort = await freePort();
+      processes.push(spawnService('dispatcher', { ...base, ENGINE_URL: url, DISPATCHER_ID: `d${i + 1}`, STATUS_HOST: '127.0.0.1', STATUS_PORT: String(statusPort) }, spawnOptions));
+      dispatcherStatusUrls.push(`http://127.0.0.1:${statusPort}`);
+    }
     const ingressUrls: string[] = [];
     for (let i = 0; i < (options.ingressCount ?? 1); i++) {
       const port = await freePort();
@@ -125,6 +130,7 @@ export async function startFleet(options: {
       redisPid: redis ? await localRedisPid(redis.url) : undefined,
       engineUrls,
       ingressUrls,
+      dispatcherStatusUrls,
       processes,
       pidsOf: (name) => processes.filter((p) => p.name === name).map((p) => p.child.pid!),
       stop,

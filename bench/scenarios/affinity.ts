@@ -4,6 +4,7 @@ import { planWorkload, runConversations, type Route, type TurnRecord, type Workl
 import { startFleet, startSims, stopServices, type EngineSpec, type Fleet } from '../lib/fleet.js';
 import { table } from '../lib/markdown.js';
 import { NGINX_MISSING, nginxAvailable, startNginx, type Nginx } from '../lib/nginx.js';
+import { scrapeSeries } from '../lib/prometheus.js';
 import { simResetStats, simStats } from '../lib/sim.js';
 import { round, summarize } from '../lib/stats.js';
 
@@ -65,6 +66,8 @@ export interface ConversationRow {
   /** Sum of the engines' own deferral counters: requests that waited inside an engine. */
   readonly deferrals: number;
   readonly served: number[];
+  /** infergate's own affinity series (lane hits, misses, steals, waits) over the measured run, summed over its processes. */
+  readonly affinitySeries?: Record<string, number>;
 }
 
 export interface SingleTurnArm {
@@ -95,6 +98,14 @@ export interface AffinityResult {
 interface ArmUnderTest {
   readonly route: Route;
   readonly engineUrls: readonly string[];
+  /** The /metrics endpoints of the arm's infergate processes. */
+  readonly metricsUrls?: readonly string[];
+}
+
+const SERIES_PREFIX = 'infergate_affinity';
+
+function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, round(v - (before[k] ?? 0), 3)]));
 }
 
 function reuse(records: readonly TurnRecord[]): number {
@@ -110,8 +121,10 @@ function byTurn<T>(records: readonly TurnRecord[], turns: number, of: (rs: TurnR
 async function measureArm(arm: string, under: ArmUnderTest, workload: Workload): Promise<ConversationRow> {
   await runConversations(planWorkload({ ...workload.options, ...WARM_UP }), under.route);
   await Promise.all(under.engineUrls.map(simResetStats));
+  const seriesBefore = under.metricsUrls ? await scrapeSeries(under.metricsUrls, SERIES_PREFIX) : undefined;
   const records = await runConversations(workload, under.route);
   const stats = await Promise.all(under.engineUrls.map(simStats));
+  const series = seriesBefore && difference(await scrapeSeries(under.metricsUrls!, SERIES_PREFIX), seriesBefore);
   const ok = records.filter((r) => r.ok);
   const ttft = summarize(ok.map((r) => r.ttft));
   const e2e = summarize(ok.map((r) => r.total));
@@ -126,6 +139,7 @@ async function measureArm(arm: string, under: ArmUnderTest, workload: Workload):
     e2eMs: { p50: round(e2e.p50), p99: round(e2e.p99) },
     deferrals: stats.reduce((n, s) => n + s.deferrals, 0),
     served: stats.map((s) => s.completed),
+    ...(series ? { affinitySeries: series } : {}),
   };
 }
 
@@ -150,7 +164,15 @@ async function infergateArm(arm: string, workload: Workload, options: { affinity
   try {
     return await withClients(fleet.ingressUrls, (clients) =>
       // Turn t of conversation c enters through ingress (c + t) mod n: consecutive turns of a conversation never share one.
-      measureArm(arm, { route: (c, t) => clients[(c + t) % clients.length]!, engineUrls: fleet.engineUrls }, workload),
+      measureArm(
+        arm,
+        {
+          route: (c, t) => clients[(c + t) % clients.length]!,
+          engineUrls: fleet.engineUrls,
+          metricsUrls: [...fleet.ingressUrls, ...fleet.dispatcherStatusUrls].map((u) => `${u}/metrics`),
+        },
+        workload,
+      ),
     );
   } finally {
     await fleet.stop();
@@ -251,6 +273,19 @@ export async function affinityScenario(options: { conversations: number; singleT
   return { engine: AFFINITY_ENGINE, engines: ENGINES, workload: workload.options, rows, singleTurn, notes };
 }
 
+/** The affinity series of the infergate arms side by side, one row per series. */
+function seriesTable(rows: readonly ConversationRow[]): string[] {
+  const arms = rows.filter((row) => row.affinitySeries && Object.keys(row.affinitySeries).length > 0);
+  if (arms.length === 0) return [];
+  const names = [...new Set(arms.flatMap((row) => Object.keys(row.affinitySeries!)))].sort();
+  return [
+    `infergate's own affinity series over each measured run, summed over the fleet's ingresses and dispatchers:`,
+    '',
+    ...table(['series', ...arms.map((row) => row.arm)], names.map((n) => [`\`${n}\``, ...arms.map((row) => row.affinitySeries![n] ?? '–')])),
+    '',
+  ];
+}
+
 export function affinitySection(r: AffinityResult): string[] {
   const w = r.workload;
   const e = r.engine;
@@ -278,6 +313,7 @@ export function affinitySection(r: AffinityResult): string[] {
       ]),
     ),
     '',
+    ...seriesTable(r.rows),
     `**Single-turn requests, no shared prefixes:** first turns of further conversations (a unique system prompt and one user message each, ${SINGLE_TURN.maxTokens}-token answers), ${s.streams} streams, through two fleets alive at once, affinity on and off. They take turns in ${s.blocks} blocks of ${s.requestsPerBlock} requests, the same prompts to both, which arm goes first alternating, after one block each to warm up.`,
     '',
     ...table(
