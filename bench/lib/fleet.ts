@@ -58,7 +58,8 @@ export async function startSims(engines: readonly EngineSpec[], processes: Servi
   const urls: string[] = [];
   for (const e of engines) {
     const port = await freePort();
-    const args = ['--kind', 'llamacpp', '--port', String(port), '--slots', String(e.slots), '--ttft-ms', String(e.ttftMs), '--itl-ms', String(e.itlMs), '--tokens', String(e.tokens), ...(e.model ? ['--model', e.model] : []), ...(e.prefillMsPerToken !== undefined ? ['--prefill-ms-per-token', String(e.prefillMsPerToken)] : [])];
+    // Counter text keeps every answer exactly `tokens` long, as the reports' timings assume.
+    const args = ['--kind', 'llamacpp', '--port', String(port), '--slots', String(e.slots), '--ttft-ms', String(e.ttftMs), '--itl-ms', String(e.itlMs), '--tokens', String(e.tokens), '--text', 'counter', ...(e.model ? ['--model', e.model] : []), ...(e.prefillMsPerToken !== undefined ? ['--prefill-ms-per-token', String(e.prefillMsPerToken)] : [])];
     processes.push(spawnService('sim', { ...process.env, LOG_LEVEL: 'warn' }, { args, useBuild: true }));
     urls.push(`http://127.0.0.1:${port}`);
   }

@@ -35,7 +35,7 @@ afterEach(() => {
 
 describe('npm run sim', () => {
   it('prints one line with the URL, serves, and exits cleanly on SIGTERM', async () => {
-    const cli = startCli(['--kind', 'llamacpp', '--port', '0', '--slots', '3', '--tokens', '4', '--model', 'm.gguf']);
+    const cli = startCli(['--kind', 'llamacpp', '--port', '0', '--slots', '3', '--tokens', '4', '--model', 'm.gguf', '--text', 'counter']);
     const line = await cli.line;
     expect(line).toMatch(/^llamacpp simulator listening on http:\/\/127\.0\.0\.1:\d+$/);
     const props = JSON.parse((await fetchRaw(urlOf(line), '/props')).body);
@@ -48,7 +48,7 @@ describe('npm run sim', () => {
   });
 
   it("announces vLLM only once loaded, and a dieMode 'exit' fault ends the process", async () => {
-    const cli = startCli(['--kind', 'vllm', '--load-ms', '200', '--served-model-name', 'a', '--served-model-name', 'b']);
+    const cli = startCli(['--kind', 'vllm', '--load-ms', '200', '--served-model-name', 'a', '--served-model-name', 'b', '--text', 'counter']);
     const url = urlOf(await cli.line);
     expect((await fetchRaw(url, '/health')).status).toBe(200);
     const models = JSON.parse((await fetchRaw(url, '/v1/models')).body);
@@ -58,6 +58,33 @@ describe('npm run sim', () => {
     await expect(victim.done).rejects.toThrow();
     expect(eventsOf(victim.text).map(contentOf).join('')).toBe(expectedTokens(2));
     expect(await cli.exit).toBe(1);
+  });
+
+  it('answers in readable sentences unless asked for counter text', async () => {
+    const cli = startCli(['--tokens', '12']);
+    const url = urlOf(await cli.line);
+    const ask = async (content: string) =>
+      JSON.parse((await fetchRaw(url, '/v1/chat/completions', { body: { messages: [{ role: 'user', content }] } })).body).choices[0].message
+        .content as string;
+    const story = await ask('Tell me a story');
+    expect(story).toMatch(/^Once upon a time, there was a [a-z]+ [a-z]+ named [A-Z][a-z]+\. [A-Z]/);
+    expect(story).toMatch(/[.!"]$/);
+    expect(story).not.toMatch(/\bt\d+\b/);
+    expect(await ask('Tell me a story')).toBe(story);
+    expect(await ask('Tell me another story')).not.toBe(story);
+  });
+
+  it('takes the prompt-cache settings as flags', async () => {
+    const cli = startCli(['--kind', 'vllm', '--prefill-ms-per-token', '0.25', '--no-prefix-caching', '--enable-prompt-tokens-details']);
+    const url = urlOf(await cli.line);
+    expect(JSON.parse((await fetchRaw(url, '/__sim/config')).body)).toMatchObject({
+      prefillMsPerToken: 0.25,
+      prefixCaching: false,
+      promptTokensDetails: true,
+    });
+    const llama = startCli(['--slot-prompt-similarity', '0.5', '--prompt-cache-tokens', '100']);
+    const config = JSON.parse((await fetchRaw(urlOf(await llama.line), '/__sim/config')).body);
+    expect(config).toMatchObject({ kind: 'llamacpp', slotPromptSimilarity: 0.5, promptCacheTokens: 100, prefillMsPerToken: 0.3 });
   });
 
   it('rejects a bad setting with its name and exit code 2', async () => {

@@ -3,7 +3,7 @@
  * the embedding API, `POST /__sim/config` and the CLI, so a bad value is
  * rejected the same way wherever it comes from.
  */
-import type { TokenStyle } from './content.js';
+import type { TextMode, TokenStyle } from './content.js';
 
 export type EngineKind = 'llamacpp' | 'vllm';
 /** 'exit': the whole engine dies. 'reset': only that request's connection is cut. */
@@ -27,8 +27,21 @@ export interface SimulatorConfig {
   ttftMs: number;
   /** Delay between tokens. */
   itlMs: number;
+  /** Prefill time per prompt token not found in the prompt cache, on top of `ttftMs`. */
+  prefillMsPerToken: number;
+  /** llama.cpp `--slot-prompt-similarity`: the share of a prompt a slot must hold to be picked for it; 0 picks least recently used. */
+  slotPromptSimilarity: number;
+  /** llama.cpp host prompt cache (`--cache-ram`), in tokens; 0 turns it off. */
+  promptCacheTokens: number;
+  /** vLLM automatic prefix caching (`--enable-prefix-caching`, on by default in V1). */
+  prefixCaching: boolean;
+  /** vLLM `--enable-prompt-tokens-details`: usage carries `prompt_tokens_details.cached_tokens` when some were. */
+  promptTokensDetails: boolean;
   /** Natural output length: the model emits EOS after this many tokens unless a request caps it lower. */
   tokens: number;
+  /** 'counter' (` t0 t1 …`, what tests check) or 'readable' (short stories, what the CLI and `npm start` show). */
+  textMode: TextMode;
+  /** Counter text only: 'utf8' adds multi-byte characters. */
   tokenStyle: TokenStyle;
   /** llama.cpp per-slot context; vLLM max_model_len. */
   nCtx: number;
@@ -73,6 +86,7 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER): Check => [
   `an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` to ${max}`}`,
 ];
 const fraction: Check = [(v) => typeof v === 'number' && v >= 0 && v <= 1, 'a number from 0 to 1'];
+const nonNegative: Check = [(v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, 'a number from 0'];
 const bool: Check = [(v) => typeof v === 'boolean', 'true or false'];
 const text: Check = [(v) => typeof v === 'string' && v.length > 0, 'a non-empty string'];
 const oneOf = (...values: string[]): Check => [(v) => values.includes(v as string), values.map((x) => `'${x}'`).join(' or ')];
@@ -90,7 +104,13 @@ const CHECKS: Record<keyof SimulatorConfig, Check> = {
   extraModelNames: names,
   ttftMs: int(0),
   itlMs: int(0),
+  prefillMsPerToken: nonNegative,
+  slotPromptSimilarity: fraction,
+  promptCacheTokens: int(0),
+  prefixCaching: bool,
+  promptTokensDetails: bool,
   tokens: int(0),
+  textMode: oneOf('counter', 'readable'),
   tokenStyle: oneOf('ascii', 'utf8'),
   nCtx: int(1),
   kvPerRequest: fraction,
@@ -118,7 +138,15 @@ function defaults(kind: EngineKind): SimulatorConfig {
     extraModelNames: [],
     ttftMs: 20,
     itlMs: 5,
+    // A small model on a CPU prefills a few thousand tokens a second.
+    prefillMsPerToken: 0.3,
+    slotPromptSimilarity: 0.1,
+    promptCacheTokens: 32_768,
+    prefixCaching: true,
+    promptTokensDetails: false,
     tokens: 16,
+    // Tests rebuild counter text exactly; the CLI asks for readable text.
+    textMode: 'counter',
     tokenStyle: 'ascii',
     nCtx: 2048,
     kvPerRequest: 0.05,

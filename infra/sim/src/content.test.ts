@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectedTokens, tokenJson, tokenText } from './content.js';
+import { contentFor, expectedTokens, tokenJson, tokenText } from './content.js';
 import { countTokens, promptTokens, Vocab } from './tokenizer.js';
 
 describe('deterministic content', () => {
@@ -22,6 +22,39 @@ describe('deterministic content', () => {
     expect(tokenJson(5, 'ascii')).toBe('" t5"');
     expect(tokenJson(4, 'utf8')).toBe('" t4€"');
     expect(tokenJson(5, 'ascii')).toBe('" t5"');
+  });
+});
+
+describe('readable content', () => {
+  const prompt = ['<s>', 'Tell', ' me ', 'a st', 'ory'];
+  const words = (n: number, tokens = prompt) => {
+    const content = contentFor('readable', 'ascii', tokens);
+    return Array.from({ length: n }, (_, i) => content.text(i));
+  };
+
+  it('tells a short story in English words, one word a token, the same one for the same prompt', () => {
+    const story = words(40);
+    expect(story.slice(0, 6)).toEqual(['Once', ' upon', ' a', ' time,', ' there', ' was']);
+    expect(story.slice(1).every((w) => /^ [A-Za-z"',.!]+$/.test(w))).toBe(true);
+    expect(story.join('')).not.toMatch(/\bt\d/);
+    expect(words(40)).toEqual(story);
+    expect(words(40, [...prompt, '?'])).not.toEqual(story);
+    expect(contentFor('readable', 'ascii', prompt).json(3)).toBe('" time,"');
+  });
+
+  it('stops by itself at the end of the first sentence that reaches the configured length', () => {
+    const content = contentFor('readable', 'ascii', prompt);
+    const n = content.naturalLength(12);
+    expect(n).toBeGreaterThanOrEqual(12);
+    expect(content.upTo(n)).toMatch(/[.!"]$/);
+    expect(content.upTo(n - 1)).not.toMatch(/[.!"]$/);
+    expect(content.naturalLength(0)).toBe(0);
+  });
+
+  it('counter content keeps the configured length and the ` t<i>` tokens', () => {
+    const content = contentFor('counter', 'utf8', prompt);
+    expect(content.naturalLength(7)).toBe(7);
+    expect(content.upTo(3)).toBe(expectedTokens(3, 'utf8'));
   });
 });
 

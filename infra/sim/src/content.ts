@@ -1,12 +1,15 @@
 /*
- * Deterministic generated text. Token i always reads ` t<i>`, so a test can
- * rebuild the exact expected output and see at a glance which token went
- * missing or arrived out of order. The 'utf8' style appends a 2-, 3- or
- * 4-byte character to each token, so relays that split bytes mid-character
- * are caught.
+ * Deterministic generated text, in two modes. 'counter': token i always
+ * reads ` t<i>`, so a test can rebuild the exact expected output and see at
+ * a glance which token went missing or arrived out of order; its 'utf8'
+ * style appends a 2-, 3- or 4-byte character to each token, so relays that
+ * split bytes mid-character are caught. 'readable': a short story seeded by
+ * the prompt (story.ts), so a demo answers in English.
  */
+import { promptSeed, Story } from './story.js';
 
 export type TokenStyle = 'ascii' | 'utf8';
+export type TextMode = 'counter' | 'readable';
 
 const MULTI_BYTE = ['é', '€', '𝄞'] as const;
 
@@ -28,4 +31,41 @@ const jsonCache: Record<TokenStyle, string[]> = { ascii: [], utf8: [] };
 export function tokenJson(i: number, style: TokenStyle): string {
   const cache = jsonCache[style];
   return (cache[i] ??= JSON.stringify(tokenText(i, style)));
+}
+
+/** The text one response generates. */
+export interface Content {
+  text(i: number): string;
+  /** `JSON.stringify(text(i))`. */
+  json(i: number): string;
+  /** The first `n` tokens' text. */
+  upTo(n: number): string;
+  /** How many tokens the model emits before EOS when `tokens` is the configured length. */
+  naturalLength(tokens: number): number;
+}
+
+function counter(style: TokenStyle): Content {
+  return {
+    text: (i) => tokenText(i, style),
+    json: (i) => tokenJson(i, style),
+    upTo: (n) => expectedTokens(n, style),
+    naturalLength: (tokens) => tokens,
+  };
+}
+
+function readable(seed: number): Content {
+  const story = new Story(seed);
+  const text = (i: number) => story.word(i);
+  return {
+    text,
+    json: (i) => JSON.stringify(text(i)),
+    upTo: (n) => Array.from({ length: n }, (_, i) => text(i)).join(''),
+    // A story stops at the end of a sentence, the first one at or after the configured length.
+    naturalLength: (tokens) => story.lengthAtLeast(tokens),
+  };
+}
+
+/** The content of an answer to `prompt` (its tokens); 'readable' is the same story for the same prompt. */
+export function contentFor(mode: TextMode, style: TokenStyle, prompt: readonly string[]): Content {
+  return mode === 'counter' ? counter(style) : readable(promptSeed(prompt));
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimulatorConfig } from './config.js';
+import type { PromptCache } from './prompt-cache.js';
 import type { SlotPool } from './slots.js';
 import type { EngineTotals, Stats } from './stats.js';
 import type { Vocab } from './tokenizer.js';
@@ -9,6 +10,8 @@ export interface SimEnv {
   /** Live settings: handlers read them per request or per token, so changes apply at once. */
   readonly config: SimulatorConfig;
   readonly pool: SlotPool;
+  /** The engine's prompt cache; a restart (a new simulator) starts it empty. */
+  readonly cache: PromptCache;
   readonly stats: Stats;
   readonly totals: EngineTotals;
   readonly vocab: Vocab;

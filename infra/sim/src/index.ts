@@ -8,4 +8,4 @@ export {
   type SimulatorPatch,
 } from './config.js';
 export type { SimStats } from './stats.js';
-export { expectedTokens, tokenText, type TokenStyle } from './content.js';
+export { expectedTokens, tokenText, type TextMode, type TokenStyle } from './content.js';

@@ -6,11 +6,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { tokenText, type TokenStyle } from './content.js';
+import type { Content } from './content.js';
 import type { SimEnv } from './env.js';
 import { takeFaultPlan, type FaultPlan } from './faults.js';
 import { onClientGone, readBody, send, type Head, type Reply } from './http.js';
-import type { Slot, Ticket } from './slots.js';
+import type { Slot, SlotPicker, Ticket } from './slots.js';
+import type { PromptSequence } from './tokenizer.js';
 
 export type FinishReason = 'stop' | 'length';
 
@@ -34,11 +35,13 @@ export interface ResponseMeta {
   readonly id: string;
   readonly created: number;
   readonly model: string;
-  readonly style: TokenStyle;
+  readonly content: Content;
 }
 
 export interface Outcome {
   readonly promptTokens: number;
+  /** Prompt tokens found in the prompt cache, whose prefill was skipped. */
+  readonly cachedTokens: number;
   /** Generated tokens, EOS included, as engines report completion_tokens. */
   readonly completionTokens: number;
   readonly finish: FinishReason;
@@ -67,8 +70,10 @@ export interface WholeOutput {
 
 export interface InferenceJob {
   readonly promptTokens: number;
+  /** A generation's prompt, for the prompt cache; embeddings go without. */
+  readonly prompt?: PromptSequence;
   readonly plan: OutputPlan;
-  readonly tokenStyle: TokenStyle;
+  readonly content: Content;
   /** The request's own cap for /slots, -1 when none. */
   readonly maxTokens: number;
   readonly temperature: number;
@@ -131,6 +136,9 @@ class Generation {
   private written = 0;
   private slotAt = 0;
   private firstAt = 0;
+  private cachedTokens = 0;
+  /** The slot began on the prompt in the prompt cache, which must learn what it ends up holding. */
+  private cacheBegun = false;
 
   constructor(
     private readonly env: SimEnv,
@@ -150,6 +158,8 @@ class Generation {
       res.writeHead(out.head.status, out.head.headers as string[]);
       res.flushHeaders();
     }
+    const prompt = job.prompt;
+    const pick: SlotPicker | undefined = prompt && ((free) => env.cache.pick(free, prompt.tokens));
     this.ticket = env.pool.acquire(
       {
         id: env.nextTaskId(),
@@ -160,6 +170,7 @@ class Generation {
         decoded: 0,
       },
       (slot) => this.start(slot),
+      pick,
     );
     if (this.ticket.slot) this.start(this.ticket.slot);
     else env.stats.add('deferrals');
@@ -175,7 +186,13 @@ class Generation {
       return;
     }
     this.slotAt = performance.now();
-    this.timer = setTimeout(this.tick, this.env.config.ttftMs);
+    const { config, cache } = this.env;
+    if (this.job.prompt) {
+      this.cachedTokens = cache.begin(slot, this.job.prompt.tokens);
+      this.cacheBegun = true;
+    }
+    slot.task!.cachedTokens = this.cachedTokens;
+    this.timer = setTimeout(this.tick, config.ttftMs + (this.job.promptTokens - this.cachedTokens) * config.prefillMsPerToken);
   }
 
   private readonly tick = (): void => {
@@ -185,7 +202,7 @@ class Generation {
     const i = this.next;
     if (i === 0) {
       this.firstAt = performance.now();
-      env.totals.prompt(job.promptTokens, this.firstAt - this.slotAt);
+      env.totals.prompt(job.promptTokens, this.cachedTokens, this.firstAt - this.slotAt);
       if (this.dies()) return;
       if (this.steps === 0) return this.finish();
     }
@@ -196,7 +213,7 @@ class Generation {
     env.stats.add('tokens');
     const out = job.output;
     if (out.stream) res.write((i === 0 ? this.open(out) : '') + out.step(i, eos, this.next === this.steps));
-    else if (!eos) this.text.push(tokenText(i, job.tokenStyle));
+    else if (!eos) this.text.push(job.content.text(i));
     if (!eos) {
       this.written++;
       if (this.dies()) return;
@@ -215,6 +232,7 @@ class Generation {
     const predictedMs = performance.now() - this.firstAt;
     const outcome: Outcome = {
       promptTokens: job.promptTokens,
+      cachedTokens: this.cachedTokens,
       completionTokens: this.next,
       finish: job.plan.finish,
       text: this.text.join(''),
@@ -246,6 +264,7 @@ class Generation {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    if (this.cacheBegun) this.env.cache.end(this.slot!, this.job.prompt!.followedBy(this.job.content.upTo(this.written)));
     this.ticket.cancel();
     this.untrack();
   }

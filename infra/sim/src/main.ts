@@ -6,11 +6,13 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '@infergate/shared';
 import { ConfigError, type EngineKind, type SimulatorOptions } from './config.js';
+import type { TextMode } from './content.js';
 import { startSimulator } from './simulator.js';
 
 const USAGE = `usage: npm run sim -- [--kind llamacpp|vllm] [--host H] [--port N] [--slots N] [--ttft-ms N] [--itl-ms N]
   [--tokens N] [--load-ms N] [--model NAME] [--served-model-name NAME]... [--n-ctx N] [--kv-per-request F]
-  [--utf8] [--embeddings] [--no-metrics] [--log-level LEVEL]`;
+  [--prefill-ms-per-token F] [--slot-prompt-similarity F] [--prompt-cache-tokens N] [--no-prefix-caching]
+  [--enable-prompt-tokens-details] [--text readable|counter] [--utf8] [--embeddings] [--no-metrics] [--log-level LEVEL]`;
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +28,13 @@ const { values } = parseArgs({
     'served-model-name': { type: 'string', multiple: true },
     'n-ctx': { type: 'string' },
     'kv-per-request': { type: 'string' },
+    'prefill-ms-per-token': { type: 'string' },
+    'slot-prompt-similarity': { type: 'string' },
+    'prompt-cache-tokens': { type: 'string' },
+    'no-prefix-caching': { type: 'boolean' },
+    'enable-prompt-tokens-details': { type: 'boolean' },
+    // A person reading the CLI's answers wants words; tests that count tokens ask for 'counter'.
+    text: { type: 'string', default: 'readable' },
     utf8: { type: 'boolean' },
     embeddings: { type: 'boolean' },
     'no-metrics': { type: 'boolean' },
@@ -56,6 +65,12 @@ const options: SimulatorOptions = {
   extraModelNames: extraModelNames.length > 0 ? extraModelNames : undefined,
   nCtx: num(values['n-ctx']),
   kvPerRequest: num(values['kv-per-request']),
+  prefillMsPerToken: num(values['prefill-ms-per-token']),
+  slotPromptSimilarity: num(values['slot-prompt-similarity']),
+  promptCacheTokens: num(values['prompt-cache-tokens']),
+  prefixCaching: values['no-prefix-caching'] ? false : undefined,
+  promptTokensDetails: values['enable-prompt-tokens-details'],
+  textMode: values.text as TextMode,
   tokenStyle: values.utf8 ? 'utf8' : undefined,
   embeddings: values.embeddings,
   metrics: values['no-metrics'] ? false : undefined,

@@ -10,10 +10,12 @@ import { parsePatch, resolveConfig, type EngineKind, type SimulatorConfig, type 
 import { handleControl } from './control.js';
 import type { SimEnv } from './env.js';
 import { createLlamacpp } from './llamacpp/index.js';
+import { LlamaPromptCache } from './llamacpp/prompt-cache.js';
 import { SlotPool } from './slots.js';
 import { EngineTotals, Stats, type SimStats } from './stats.js';
 import { Vocab } from './tokenizer.js';
 import { createVllm } from './vllm/index.js';
+import { BlockPrefixCache } from './vllm/prefix-cache.js';
 
 export interface StartOptions extends SimulatorOptions {
   /** Lifecycle events only (ready, reconfigured, died); never per request or per token. */
@@ -71,6 +73,7 @@ export async function startSimulator(options: StartOptions): Promise<SimulatorHa
   const env: SimEnv = {
     config,
     pool,
+    cache: config.kind === 'llamacpp' ? new LlamaPromptCache(config) : new BlockPrefixCache(config, () => pool.size),
     stats,
     totals: new EngineTotals(),
     vocab: new Vocab(),

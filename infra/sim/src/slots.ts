@@ -13,6 +13,8 @@ export interface SlotTask {
   readonly stream: boolean;
   readonly temperature: number;
   decoded: number;
+  /** Prompt tokens the prompt cache supplied, once the slot started. */
+  cachedTokens?: number;
 }
 
 export interface Slot {
@@ -28,8 +30,14 @@ export interface Ticket {
   cancel(): void;
 }
 
+/** Chooses among free slots, least recently used first; the engine's prompt cache decides. */
+export type SlotPicker = (free: readonly Slot[]) => Slot;
+
+const leastRecentlyUsed: SlotPicker = (free) => free[0]!;
+
 interface Waiter {
   readonly task: SlotTask;
+  readonly pick: SlotPicker;
   readonly onGrant: (slot: Slot) => void;
   slot: Slot | undefined;
   done: boolean;
@@ -65,15 +73,15 @@ export class SlotPool {
   }
 
   /** `onGrant` runs only for a ticket that had to wait; check `ticket.slot` first. */
-  acquire(task: SlotTask, onGrant: (slot: Slot) => void): Ticket {
-    const waiter: Waiter = { task, onGrant, slot: undefined, done: false };
+  acquire(task: SlotTask, onGrant: (slot: Slot) => void, pick: SlotPicker = leastRecentlyUsed): Ticket {
+    const waiter: Waiter = { task, pick, onGrant, slot: undefined, done: false };
     const ticket: Ticket = {
       get slot() {
         return waiter.slot;
       },
       cancel: () => this.cancel(waiter),
     };
-    const slot = this.free.shift();
+    const slot = this.take(pick);
     if (slot) this.assign(waiter, slot);
     else this.queue.add(waiter);
     return ticket;
@@ -89,6 +97,13 @@ export class SlotPool {
     this.free = this.free.filter((s) => s.id < size);
     for (const slot of this.all) if (slot.id < size && slot.task === undefined && !this.free.includes(slot)) this.free.push(slot);
     this.grantWaiting();
+  }
+
+  private take(pick: SlotPicker): Slot | undefined {
+    if (this.free.length === 0) return undefined;
+    const slot = pick(this.free);
+    this.free.splice(this.free.indexOf(slot), 1);
+    return slot;
   }
 
   private assign(waiter: Waiter, slot: Slot): void {
@@ -114,7 +129,7 @@ export class SlotPool {
 
   private grantWaiting(): void {
     for (const waiter of this.queue) {
-      const slot = this.free.shift();
+      const slot = this.take(waiter.pick);
       if (!slot) return;
       this.queue.delete(waiter);
       this.assign(waiter, slot);

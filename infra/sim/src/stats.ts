@@ -78,7 +78,10 @@ export class Stats {
 }
 
 export class EngineTotals {
+  /** Every prompt token, cached or not. */
   promptTokens = 0;
+  /** Prompt tokens found in the prompt cache. */
+  cachedTokens = 0;
   promptSeconds = 0;
   predictedTokens = 0;
   predictedSeconds = 0;
@@ -86,8 +89,9 @@ export class EngineTotals {
   busySlotsAtDecode = 0;
   maxSequence = 0;
 
-  prompt(tokens: number, ms: number): void {
+  prompt(tokens: number, cached: number, ms: number): void {
     this.promptTokens += tokens;
+    this.cachedTokens += cached;
     this.promptSeconds += ms / 1000;
   }
 

@@ -2,7 +2,8 @@
  * The simulated tokenizer. A token is up to four Unicode code points of the
  * text, which keeps prompt-token counts deterministic and roughly the size a
  * real BPE vocabulary gives for English. Piece ids are handed out on first
- * sight so /tokenize and /detokenize round-trip within one simulator.
+ * sight so /tokenize and /detokenize round-trip within one simulator. The
+ * prompt caches compare prompts as these piece sequences.
  */
 
 export const BOS_ID = 1;
@@ -10,6 +11,38 @@ export const EOS_ID = 2;
 const CHARS_PER_TOKEN = 4;
 // Pieces past this are all <unk>, so a benchmark tokenizing random text cannot grow memory without bound.
 const MAX_PIECES = 100_000;
+
+const BOS_PIECE = '<s>';
+
+/** A prompt as the token sequence the prompt caches compare. */
+export interface PromptSequence {
+  readonly tokens: readonly string[];
+  /** What a slot holds once `generated` text has been decoded after this prompt. */
+  followedBy(generated: string): readonly string[];
+}
+
+function pieces(text: string): string[] {
+  const points = Array.from(text);
+  const out: string[] = [];
+  for (let i = 0; i < points.length; i += CHARS_PER_TOKEN) out.push(points.slice(i, i + CHARS_PER_TOKEN).join(''));
+  return out;
+}
+
+/**
+ * A text prompt: BOS, then the text's pieces. The text and its continuation
+ * are cut as one, so a next turn that repeats prompt and answer finds the
+ * same pieces the slot holds.
+ */
+export function textPrompt(text: string): PromptSequence {
+  return { tokens: [BOS_PIECE, ...pieces(text)], followedBy: (generated) => [BOS_PIECE, ...pieces(text + generated)] };
+}
+
+/** A prompt given as token ids: one token per id, no BOS added, as the engines take it. */
+export function idPrompt(ids: readonly number[], vocab: Vocab): PromptSequence {
+  // An id the vocabulary never handed out still stands for itself, not for an empty piece every such id shares.
+  const tokens = ids.map((id) => vocab.detokenize([id]) || `<${id}>`);
+  return { tokens, followedBy: (generated) => [...tokens, ...pieces(generated)] };
+}
 
 export interface ChatMessage {
   readonly role?: unknown;
@@ -66,13 +99,7 @@ export class Vocab {
   }
 
   tokenize(text: string): Piece[] {
-    const points = Array.from(text);
-    const out: Piece[] = [];
-    for (let i = 0; i < points.length; i += CHARS_PER_TOKEN) {
-      const piece = points.slice(i, i + CHARS_PER_TOKEN).join('');
-      out.push({ id: this.idOf(piece), piece });
-    }
-    return out;
+    return pieces(text).map((piece) => ({ id: this.idOf(piece), piece }));
   }
 
   detokenize(ids: readonly unknown[]): string {

@@ -4,12 +4,13 @@
  * scheduler. The context-size check runs when a slot picks the task up, as
  * in the engine, so an oversized request that had to wait still waits.
  */
+import { contentFor } from '../content.js';
 import { alnumId, unixSeconds } from '../ids.js';
 import type { Reply } from '../http.js';
 import { embed, inputTexts } from '../embedding.js';
 import type { SimEnv } from '../env.js';
 import { planOutput, type InferenceJob, type InferenceRoute, type ResponseMeta, type StreamOutput, type WholeOutput } from '../inference.js';
-import { chatPrompt, promptTokens, type ChatMessage } from '../tokenizer.js';
+import { chatPrompt, idPrompt, promptTokens, textPrompt, type ChatMessage, type PromptSequence } from '../tokenizer.js';
 import { fields, isParsed, parseBody } from './body.js';
 import { failure, handlerError } from './http.js';
 import {
@@ -24,10 +25,11 @@ import {
 const DEFAULT_TEMPERATURE = 0.8;
 
 interface GenerationRequest {
-  readonly promptTokens: number;
+  /** A bare count for embeddings, which the prompt cache does not see. */
+  readonly prompt: PromptSequence | number;
   readonly cap: number | undefined;
   readonly temperature: number;
-  readonly output: StreamOutput | WholeOutput;
+  readonly output: (meta: ResponseMeta) => StreamOutput | WholeOutput;
 }
 
 function contextError(promptTokens: number, nCtx: number): Reply {
@@ -48,21 +50,22 @@ function capOf(body: Record<string, unknown>): number | undefined {
 }
 
 function job(env: SimEnv, g: GenerationRequest): InferenceJob {
-  const { nCtx, tokens, tokenStyle } = env.config;
+  const { nCtx, tokens, textMode, tokenStyle, modelId } = env.config;
+  const prompt = typeof g.prompt === 'number' ? undefined : g.prompt;
+  const promptTokens = prompt ? prompt.tokens.length : (g.prompt as number);
+  const content = contentFor(textMode, tokenStyle, prompt?.tokens ?? []);
+  const meta: ResponseMeta = { id: `chatcmpl-${alnumId()}`, created: unixSeconds(), model: modelId, content };
   return {
-    promptTokens: g.promptTokens,
-    plan: planOutput(tokens, g.cap, nCtx - g.promptTokens),
-    tokenStyle,
+    promptTokens,
+    prompt,
+    plan: planOutput(content.naturalLength(tokens), g.cap, nCtx - promptTokens),
+    content,
     maxTokens: g.cap ?? -1,
     temperature: g.temperature,
     headersBeforeSlot: false,
-    rejectOnStart: g.promptTokens >= nCtx ? contextError(g.promptTokens, nCtx) : undefined,
-    output: g.output,
+    rejectOnStart: promptTokens >= nCtx ? contextError(promptTokens, nCtx) : undefined,
+    output: g.output(meta),
   };
-}
-
-function meta(env: SimEnv): ResponseMeta {
-  return { id: `chatcmpl-${alnumId()}`, created: unixSeconds(), model: env.config.modelId, style: env.config.tokenStyle };
 }
 
 const temperatureOf = (body: Record<string, unknown>): number =>
@@ -70,14 +73,14 @@ const temperatureOf = (body: Record<string, unknown>): number =>
 
 const streams = (body: Record<string, unknown>): boolean => body.stream === true;
 
-/** A prompt as text: a string, or token ids turned back into text. */
-function promptText(env: SimEnv, prompt: unknown): { text: string; tokens: number } {
-  if (typeof prompt === 'string') return { text: prompt, tokens: promptTokens(prompt) };
+/** A prompt as text (a string, or token ids turned back into text) and as tokens. */
+function promptOf(env: SimEnv, prompt: unknown): { text: string; sequence: PromptSequence } {
+  if (typeof prompt === 'string') return { text: prompt, sequence: textPrompt(prompt) };
   if (Array.isArray(prompt) && prompt.every((x) => typeof x === 'number')) {
-    return { text: env.vocab.detokenize(prompt), tokens: prompt.length };
+    return { text: env.vocab.detokenize(prompt), sequence: idPrompt(prompt, env.vocab) };
   }
   const text = JSON.stringify(prompt);
-  return { text, tokens: promptTokens(text) };
+  return { text, sequence: textPrompt(text) };
 }
 
 /** The checks of `oaicompat_chat_params_parse`, with its messages. */
@@ -119,10 +122,10 @@ export function chatRoute(env: SimEnv): InferenceRoute {
     if ('status' in messages) return messages;
     const options = fields(body.stream_options);
     return job(env, {
-      promptTokens: promptTokens(chatPrompt(messages)),
+      prompt: textPrompt(chatPrompt(messages)),
       cap: capOf(body),
       temperature: temperatureOf(body),
-      output: chatOutput(meta(env), streams(body), options.include_usage === true),
+      output: (meta) => chatOutput(meta, streams(body), options.include_usage === true),
     });
   });
 }
@@ -131,12 +134,11 @@ export function completionRoute(env: SimEnv): InferenceRoute {
   return route((body) => {
     // Thrown as std::runtime_error outside the handler's own try, hence a 500.
     if (!('prompt' in body)) return handlerError('server_error', '"prompt" is required');
-    const prompt = promptText(env, body.prompt);
     return job(env, {
-      promptTokens: prompt.tokens,
+      prompt: promptOf(env, body.prompt).sequence,
       cap: capOf(body),
       temperature: temperatureOf(body),
-      output: completionOutput(meta(env), streams(body)),
+      output: (meta) => completionOutput(meta, streams(body)),
     });
   });
 }
@@ -144,15 +146,15 @@ export function completionRoute(env: SimEnv): InferenceRoute {
 export function nativeRoute(env: SimEnv): InferenceRoute {
   return route((body) => {
     if (!('prompt' in body)) return handlerError('invalid_request_error', "[json.exception.out_of_range.403] key 'prompt' not found");
-    const prompt = promptText(env, body.prompt);
+    const prompt = promptOf(env, body.prompt);
     const cap = capOf(body);
     const temperature = temperatureOf(body);
-    const request = { prompt: prompt.text, promptTokens: prompt.tokens, nPredict: cap ?? -1, temperature };
+    const request = { prompt: prompt.text, promptTokens: prompt.sequence.tokens.length, nPredict: cap ?? -1, temperature };
     return job(env, {
-      promptTokens: prompt.tokens,
+      prompt: prompt.sequence,
       cap,
       temperature,
-      output: nativeOutput(meta(env), streams(body), request, env.vocab),
+      output: (meta) => nativeOutput(meta, streams(body), request, env.vocab),
     });
   });
 }
@@ -167,10 +169,10 @@ export function embeddingRoute(env: SimEnv, oai: boolean): InferenceRoute {
     const model = typeof body.model === 'string' ? body.model : env.config.modelId;
     return {
       ...job(env, {
-        promptTokens: tokens,
+        prompt: tokens,
         cap: 0,
         temperature: DEFAULT_TEMPERATURE,
-        output: oai ? oaiEmbeddingsOutput(model, vectors, tokens) : nativeEmbeddingsOutput(vectors),
+        output: () => (oai ? oaiEmbeddingsOutput(model, vectors, tokens) : nativeEmbeddingsOutput(vectors)),
       }),
       maxTokens: -1,
     };

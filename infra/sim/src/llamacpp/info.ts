@@ -17,8 +17,8 @@ function slotJson(slot: Slot, nCtx: number) {
     ...base,
     id_task: task.id,
     n_prompt_tokens: task.promptTokens,
-    n_prompt_tokens_processed: running ? task.promptTokens : 0,
-    n_prompt_tokens_cache: 0,
+    n_prompt_tokens_processed: running ? task.promptTokens - (task.cachedTokens ?? 0) : 0,
+    n_prompt_tokens_cache: running ? (task.cachedTokens ?? 0) : 0,
     params: samplingParams({ temperature: task.temperature, nPredict: task.maxTokens, stream: task.stream }, false),
     next_token: [
       {

@@ -17,13 +17,14 @@ export class LlamaMetrics {
   render(env: SimEnv): Reply {
     const t = env.totals;
     const window = {
-      prompt: rate(t.promptTokens - this.last.promptTokens, t.promptSeconds - this.last.promptSeconds),
+      prompt: rate(t.promptTokens - t.cachedTokens - this.last.promptTokens, t.promptSeconds - this.last.promptSeconds),
       predicted: rate(t.predictedTokens - this.last.predictedTokens, t.predictedSeconds - this.last.predictedSeconds),
     };
-    this.last = { promptTokens: t.promptTokens, promptSeconds: t.promptSeconds, predictedTokens: t.predictedTokens, predictedSeconds: t.predictedSeconds };
+    const processed = t.promptTokens - t.cachedTokens;
+    this.last = { promptTokens: processed, promptSeconds: t.promptSeconds, predictedTokens: t.predictedTokens, predictedSeconds: t.predictedSeconds };
     const text =
-      llamaFamily('llamacpp:prompt_tokens_total', 'Number of prompt tokens processed, excluding cached tokens', 'counter', t.promptTokens) +
-      llamaFamily('llamacpp:prompt_tokens_cached_total', 'Number of prompt tokens reused from the cache', 'counter', 0) +
+      llamaFamily('llamacpp:prompt_tokens_total', 'Number of prompt tokens processed, excluding cached tokens', 'counter', processed) +
+      llamaFamily('llamacpp:prompt_tokens_cached_total', 'Number of prompt tokens reused from the cache', 'counter', t.cachedTokens) +
       llamaFamily('llamacpp:prompt_seconds_total', 'Total time spent processing prompts', 'counter', t.promptSeconds) +
       llamaFamily('llamacpp:tokens_predicted_total', 'Number of generation tokens processed', 'counter', t.predictedTokens) +
       llamaFamily('llamacpp:tokens_predicted_seconds_total', 'Total time spent generating tokens', 'counter', t.predictedSeconds) +

@@ -3,7 +3,6 @@
  * order as in the captures: OAI chat, OAI text completion, the native
  * /completion format and the embedding formats.
  */
-import { tokenJson, tokenText } from '../content.js';
 import type { Outcome, ResponseMeta, StreamOutput, WholeOutput } from '../inference.js';
 import { DONE, event, eventTemplate } from '../sse.js';
 import { EOS_ID, type Vocab } from '../tokenizer.js';
@@ -17,7 +16,7 @@ function usage(o: Outcome) {
     completion_tokens: o.completionTokens,
     prompt_tokens: o.promptTokens,
     total_tokens: o.promptTokens + o.completionTokens,
-    prompt_tokens_details: { cached_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: o.cachedTokens },
   };
 }
 
@@ -25,12 +24,13 @@ const perToken = (ms: number, n: number): number => (n > 0 ? ms / n : 0);
 const perSecond = (n: number, ms: number): number => (ms > 0 ? (1e3 * n) / ms : 0);
 
 function timings(o: Outcome) {
+  const processed = o.promptTokens - o.cachedTokens;
   return {
-    cache_n: 0,
-    prompt_n: o.promptTokens,
+    cache_n: o.cachedTokens,
+    prompt_n: processed,
     prompt_ms: o.promptMs,
-    prompt_per_token_ms: perToken(o.promptMs, o.promptTokens),
-    prompt_per_second: perSecond(o.promptTokens, o.promptMs),
+    prompt_per_token_ms: perToken(o.promptMs, processed),
+    prompt_per_second: perSecond(processed, o.promptMs),
     predicted_n: o.completionTokens,
     predicted_ms: o.predictedMs,
     predicted_per_token_ms: perToken(o.predictedMs, o.completionTokens),
@@ -71,7 +71,7 @@ export function chatOutput(meta: ResponseMeta, stream: boolean, includeUsage: bo
     head: STREAM_HEAD,
     opening: () => event(chunk([{ finish_reason: null, index: 0, delta: { role: 'assistant', content: null } }])),
     // The EOS token has no text, so OAI streams show it only in the finish reason.
-    step: (i, eos) => (eos ? '' : content(tokenJson(i, meta.style))),
+    step: (i, eos) => (eos ? '' : content(meta.content.json(i))),
     closing: (o) => {
       // Timings ride on the last chunk: the usage chunk when there is one, else the finish chunk.
       const finish = event(chunk([{ finish_reason: o.finish, index: 0, delta: {} }], includeUsage ? {} : { timings: timings(o) }));
@@ -97,7 +97,7 @@ export function completionOutput(meta: ResponseMeta, stream: boolean): StreamOut
     stream: true,
     head: STREAM_HEAD,
     opening: () => '',
-    step: (i, eos) => (eos ? '' : content(tokenJson(i, meta.style))),
+    step: (i, eos) => (eos ? '' : content(meta.content.json(i))),
     // Usage is always in the final chunk here, include_usage or not.
     closing: (o) => event(final(o, '')) + DONE,
   };
@@ -147,7 +147,7 @@ export function nativeOutput(meta: ResponseMeta, stream: boolean, request: Nativ
     step: (i, eos) =>
       eos
         ? partial('""', String(EOS_ID), String(i + 1))
-        : partial(tokenJson(i, meta.style), String(vocab.idOf(tokenText(i, meta.style))), String(i + 1)),
+        : partial(meta.content.json(i), String(vocab.idOf(meta.content.text(i))), String(i + 1)),
     // The native stream ends without [DONE]: the connection's chunked body simply ends.
     closing: (o) => event(final(o, '')),
   };

@@ -4,6 +4,7 @@
  * plain JSON responses; an accepted stream gets its 200 headers at once and
  * then waits in the engine's queue like any other request.
  */
+import { contentFor, type Content } from '../content.js';
 import { embed, inputTexts } from '../embedding.js';
 import type { SimEnv } from '../env.js';
 import { isRecord, type Reply } from '../http.js';
@@ -13,13 +14,12 @@ import {
   type FinishReason,
   type InferenceJob,
   type InferenceRoute,
-  type ResponseMeta,
   type StreamOutput,
   type WholeOutput,
 } from '../inference.js';
-import { chatPrompt, promptTokens, type ChatMessage } from '../tokenizer.js';
+import { chatPrompt, idPrompt, promptTokens, textPrompt, type ChatMessage, type PromptSequence } from '../tokenizer.js';
 import { badRequest, error, failure, validationError } from './http.js';
-import { chatOutput, completionOutput, embeddingsOutput } from './render.js';
+import { chatOutput, completionOutput, embeddingsOutput, type VllmMeta } from './render.js';
 
 const EMBEDDING_DIMS = 64;
 /** CompletionRequest.max_tokens defaults to 16; chat has no default. */
@@ -48,8 +48,9 @@ function checkModel(env: SimEnv, body: Record<string, unknown>): Reply | undefin
   return error(404, 'NotFoundError', `The model \`${String(model)}\` does not exist.`);
 }
 
-function meta(env: SimEnv, prefix: string): ResponseMeta {
-  return { id: `${prefix}-${hexId()}`, created: unixSeconds(), model: env.config.modelId, style: env.config.tokenStyle };
+function meta(env: SimEnv, prefix: string, content: Content): VllmMeta {
+  const { modelId, promptTokensDetails } = env.config;
+  return { id: `${prefix}-${hexId()}`, created: unixSeconds(), model: modelId, content, promptTokensDetails };
 }
 
 function capOf(body: Record<string, unknown>, keys: readonly string[], fallback?: number): number | undefined | Reply {
@@ -82,26 +83,31 @@ function contextError(maxLen: number, prompt: number, cap: number | undefined): 
 
 interface GenerationRequest {
   readonly body: Record<string, unknown>;
-  readonly promptTokens: number;
+  readonly prompt: PromptSequence;
   readonly cap: number | undefined;
-  readonly output: (stream: boolean, finish: FinishReason, includeUsage: boolean) => StreamOutput | WholeOutput;
+  /** The id prefix vLLM gives this endpoint's responses. */
+  readonly idPrefix: string;
+  readonly output: (meta: VllmMeta, stream: boolean, finish: FinishReason, includeUsage: boolean) => StreamOutput | WholeOutput;
 }
 
 function job(env: SimEnv, g: GenerationRequest): InferenceJob | Reply {
-  const { nCtx, tokens, tokenStyle } = env.config;
-  const refusal = checkModel(env, g.body) ?? contextError(nCtx, g.promptTokens, g.cap);
+  const { nCtx, tokens, textMode, tokenStyle } = env.config;
+  const promptTokens = g.prompt.tokens.length;
+  const refusal = checkModel(env, g.body) ?? contextError(nCtx, promptTokens, g.cap);
   if (refusal) return refusal;
-  const plan = planOutput(tokens, g.cap, nCtx - g.promptTokens);
+  const content = contentFor(textMode, tokenStyle, g.prompt.tokens);
+  const plan = planOutput(content.naturalLength(tokens), g.cap, nCtx - promptTokens);
   const stream = g.body.stream === true;
   const includeUsage = isRecord(g.body.stream_options) && g.body.stream_options.include_usage === true;
   return {
-    promptTokens: g.promptTokens,
+    promptTokens,
+    prompt: g.prompt,
     plan,
-    tokenStyle,
+    content,
     maxTokens: g.cap ?? -1,
     temperature: typeof g.body.temperature === 'number' ? g.body.temperature : 1,
     headersBeforeSlot: true,
-    output: g.output(stream, plan.finish, includeUsage),
+    output: g.output(meta(env, g.idPrefix, content), stream, plan.finish, includeUsage),
   };
 }
 
@@ -123,9 +129,10 @@ export function chatRoute(env: SimEnv): InferenceRoute {
     if (isReply(cap)) return cap;
     return job(env, {
       body,
-      promptTokens: promptTokens(chatPrompt(body.messages as ChatMessage[])),
+      prompt: textPrompt(chatPrompt(body.messages as ChatMessage[])),
       cap,
-      output: (stream, finish, usage) => chatOutput(meta(env, 'chatcmpl'), stream, finish, usage),
+      idPrefix: 'chatcmpl',
+      output: chatOutput,
     });
   });
 }
@@ -137,12 +144,18 @@ export function completionRoute(env: SimEnv): InferenceRoute {
     const cap = capOf(body, ['max_tokens'], COMPLETION_DEFAULT_MAX_TOKENS);
     if (isReply(cap)) return cap;
     // Token ids count one each; a list of prompts (a batch in vLLM) is read as one text.
-    const tokens = typeof prompt === 'string' ? promptTokens(prompt) : prompt.every((x) => typeof x === 'number') ? prompt.length : promptTokens(prompt.join(''));
+    const sequence =
+      typeof prompt === 'string'
+        ? textPrompt(prompt)
+        : prompt.every((x) => typeof x === 'number')
+          ? idPrompt(prompt, env.vocab)
+          : textPrompt(prompt.join(''));
     return job(env, {
       body,
-      promptTokens: tokens,
+      prompt: sequence,
       cap,
-      output: (stream, finish, usage) => completionOutput(meta(env, 'cmpl'), stream, finish, usage),
+      idPrefix: 'cmpl',
+      output: completionOutput,
     });
   });
 }
@@ -154,14 +167,15 @@ export function embeddingRoute(env: SimEnv): InferenceRoute {
     const tokens = texts.reduce((sum, t) => sum + promptTokens(t), 0);
     const refusal = checkModel(env, body) ?? contextError(env.config.nCtx, Math.max(...texts.map(promptTokens)), undefined);
     if (refusal) return refusal;
+    const content = contentFor(env.config.textMode, env.config.tokenStyle, []);
     return {
       promptTokens: tokens,
       plan: { tokens: 0, finish: 'length' },
-      tokenStyle: env.config.tokenStyle,
+      content,
       maxTokens: -1,
       temperature: 1,
       headersBeforeSlot: false,
-      output: embeddingsOutput(meta(env, 'embd'), texts.map((t) => embed(t, EMBEDDING_DIMS)), tokens),
+      output: embeddingsOutput(meta(env, 'embd', content), texts.map((t) => embed(t, EMBEDDING_DIMS)), tokens),
     };
   });
 }

@@ -3,10 +3,14 @@
  * `model_dump_json(exclude_unset=True)`, so they omit what the engine did
  * not set; whole responses are full dumps with their nulls.
  */
-import { tokenJson, tokenText } from '../content.js';
 import type { FinishReason, Outcome, ResponseMeta, StreamOutput, WholeOutput } from '../inference.js';
 import { DONE, event, eventTemplate } from '../sse.js';
 import { json, STREAM_HEAD } from './http.js';
+
+export interface VllmMeta extends ResponseMeta {
+  /** `--enable-prompt-tokens-details`. */
+  readonly promptTokensDetails: boolean;
+}
 
 const usage = (o: Outcome) => ({
   prompt_tokens: o.promptTokens,
@@ -14,9 +18,19 @@ const usage = (o: Outcome) => ({
   completion_tokens: o.completionTokens,
 });
 
+/** `--enable-prompt-tokens-details` sets the details only when some tokens were cached. */
+const cachedDetails = (o: Outcome, details: boolean) => (details && o.cachedTokens > 0 ? { cached_tokens: o.cachedTokens } : undefined);
+
+/** Whole responses dump every field, an unset one as null; stream chunks leave unset fields out. */
+const fullUsage = (o: Outcome, details: boolean) => ({ ...usage(o), prompt_tokens_details: cachedDetails(o, details) ?? null });
+const chunkUsage = (o: Outcome, details: boolean) => {
+  const cached = cachedDetails(o, details);
+  return cached ? { ...usage(o), prompt_tokens_details: cached } : usage(o);
+};
+
 /** What every stream shares: per-token chunks, the finish on the last one, optional usage, then [DONE]. */
 function streamOutput(
-  meta: ResponseMeta,
+  meta: VllmMeta,
   finish: FinishReason,
   includeUsage: boolean,
   chunk: (choices: unknown[], extra?: object) => object,
@@ -30,12 +44,12 @@ function streamOutput(
     opening: () => opening,
     // The last chunk carries the finish reason with its text; the EOS token's text is empty.
     step: (i, eos, last) =>
-      last ? event(chunk([choice(eos ? '' : tokenText(i, meta.style), finish)])) : content(tokenJson(i, meta.style)),
-    closing: (o) => (includeUsage ? event(chunk([], { usage: usage(o) })) : '') + DONE,
+      last ? event(chunk([choice(eos ? '' : meta.content.text(i), finish)])) : content(meta.content.json(i)),
+    closing: (o) => (includeUsage ? event(chunk([], { usage: chunkUsage(o, meta.promptTokensDetails) })) : '') + DONE,
   };
 }
 
-export function chatOutput(meta: ResponseMeta, stream: boolean, finish: FinishReason, includeUsage: boolean): StreamOutput | WholeOutput {
+export function chatOutput(meta: VllmMeta, stream: boolean, finish: FinishReason, includeUsage: boolean): StreamOutput | WholeOutput {
   const { id, created, model } = meta;
   if (!stream) {
     return {
@@ -66,7 +80,7 @@ export function chatOutput(meta: ResponseMeta, stream: boolean, finish: FinishRe
           ],
           service_tier: null,
           system_fingerprint: null,
-          usage: { ...usage(o), prompt_tokens_details: null },
+          usage: fullUsage(o, meta.promptTokensDetails),
           prompt_logprobs: null,
           kv_transfer_params: null,
         }),
@@ -84,7 +98,7 @@ export function chatOutput(meta: ResponseMeta, stream: boolean, finish: FinishRe
   return streamOutput(meta, finish, includeUsage, chunk, choice, role);
 }
 
-export function completionOutput(meta: ResponseMeta, stream: boolean, finish: FinishReason, includeUsage: boolean): StreamOutput | WholeOutput {
+export function completionOutput(meta: VllmMeta, stream: boolean, finish: FinishReason, includeUsage: boolean): StreamOutput | WholeOutput {
   const { id, created, model } = meta;
   if (!stream) {
     return {
@@ -98,7 +112,7 @@ export function completionOutput(meta: ResponseMeta, stream: boolean, finish: Fi
           choices: [{ index: 0, text: o.text, logprobs: null, finish_reason: o.finish, stop_reason: null, prompt_logprobs: null }],
           service_tier: null,
           system_fingerprint: null,
-          usage: { ...usage(o), prompt_tokens_details: null },
+          usage: fullUsage(o, meta.promptTokensDetails),
           kv_transfer_params: null,
         }),
     };
