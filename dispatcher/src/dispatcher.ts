@@ -14,6 +14,9 @@ import {
   type Logger,
   workerConnection,
 } from '@infergate/shared';
+import { LaneMetrics } from './affinity/affinityMetrics.js';
+import { cacheFigures } from './affinity/engineCacheFigures.js';
+import { AffinityLanes } from './affinity/lanes.js';
 import { CapacityGate } from './capacityGate.js';
 import { listenForControl } from './controlListener.js';
 import { EngineMonitor } from './engineMonitor.js';
@@ -76,6 +79,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     draining: () => draining,
     redisConnections: () => ({ commands: commands.status === 'ready', control: control.ready }),
   });
+  const laneMetrics = new LaneMetrics(metrics.registry);
   const monitor = new EngineMonitor(
     adapter,
     gate,
@@ -107,20 +111,27 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       return publisher;
     },
     closePublisher: (publisher) => publishers.delete(publisher),
-    markStarted: (rid) => {
+    markStarted: (job) => {
       // After the head's PUBLISH has been written (it leaves at the end of this
       // turn): written first, the flag would make Redis handle it and sleep
       // before the frames the client is waiting for arrive.
       setImmediate(() => {
-        commands.set(names.startedFlag(rid), id, 'EX', Math.ceil(config.BACKEND_TIMEOUT_SECONDS) + 60).catch(() => undefined);
+        commands.set(names.startedFlag(job.rid), id, 'EX', Math.ceil(config.BACKEND_TIMEOUT_SECONDS) + 60).catch(() => undefined);
+        lanes?.writer.record(job);
       });
+    },
+    answered: (job, tail) => {
+      const figures = cacheFigures(tail);
+      if (figures) laneMetrics.engineCache(job.model, figures);
     },
   };
 
   async function handle(job: Job<InferenceJob>, token: string): Promise<void> {
     const data: unknown = job.data;
-    const model = names.modelOfQueue(job.queueName) ?? job.queueName;
+    const lane = names.laneOfQueue(job.queueName);
+    const model = lane?.model ?? names.modelOfQueue(job.queueName) ?? job.queueName;
     metrics.pulled(model);
+    laneMetrics.pulled(model, lane !== undefined);
     if (!isInferenceJob(data)) {
       metrics.finished(model, 'invalid');
       await job.moveToFailed(new Error('not an infergate job of this version'), token, false).catch(() => undefined);
@@ -128,7 +139,9 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     }
     // Nobody waits for an expired job (its ingress answered 503), and a job
     // whose bytes already reached a client must never run a second time.
-    if (Date.now() > data.deadline + config.BACKEND_TIMEOUT_SECONDS * 1000 || (job.attemptsStarted > 1 && (await commands.exists(names.startedFlag(data.rid))) === 1)) {
+    // A job moved out of a lane may have been cancelled on the way.
+    const seenBefore = job.attemptsStarted > 1 || data.affinity?.moved === true;
+    if (Date.now() > data.deadline + config.BACKEND_TIMEOUT_SECONDS * 1000 || (seenBefore && (await commands.exists(names.startedFlag(data.rid))) === 1)) {
       metrics.finished(model, 'skipped');
       await job.moveToCompleted('skipped', token, false).catch(() => undefined);
       return;
@@ -141,7 +154,8 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       if (outcome.kind === 'retry') {
         log.warn({ rid: data.rid, reason: outcome.reason, attempt: job.attemptsStarted }, 'engine failed before answering; job returned to the queue');
         monitor.markFailed(outcome.reason);
-        await job.moveToWait(token);
+        if (lane && lanes) await lanes.retryElsewhere(job, token);
+        else await job.moveToWait(token);
       } else {
         if (outcome.kind === 'served') monitor.markServed();
         await job.moveToCompleted(outcome.kind, token, false);
@@ -154,6 +168,36 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
   }
 
   const queueConnection = workerConnection(target, `ig-dispatcher-q-${id}`) as ConnectionOptions;
+  const consumerOf = (queueName: string, model: string) =>
+    new ModelConsumer(
+      {
+        queueName,
+        model,
+        prefix: names.bullPrefix,
+        connection: queueConnection,
+        dispatcherId: id,
+        lockMs: config.JOB_LOCK_SECONDS * 1000,
+        stalledCheckMs: config.STALLED_CHECK_SECONDS * 1000,
+      },
+      gate,
+      handle,
+      log,
+    );
+  const lanes = config.AFFINITY_ENABLED
+    ? new AffinityLanes(
+        commands,
+        names,
+        {
+          dispatcherId: id,
+          indexTtlSeconds: config.AFFINITY_INDEX_TTL_SECONDS,
+          adoptEveryMs: config.STALLED_CHECK_SECONDS * 1000,
+          heartbeatTtlMs: config.HEARTBEAT_TTL_SECONDS * 1000,
+        },
+        consumerOf,
+        laneMetrics,
+        log,
+      )
+    : undefined;
   async function syncModels(): Promise<void> {
     let served: string[];
     try {
@@ -163,28 +207,17 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     }
     for (const model of new Set([...served, ...config.MODEL_ALIASES])) {
       if (consumers.has(model) || draining) continue;
-      const consumer = new ModelConsumer(
-        {
-          queueName: names.queueName(model),
-          model,
-          prefix: names.bullPrefix,
-          connection: queueConnection,
-          dispatcherId: id,
-          lockMs: config.JOB_LOCK_SECONDS * 1000,
-          stalledCheckMs: config.STALLED_CHECK_SECONDS * 1000,
-        },
-        gate,
-        handle,
-        log,
-      );
+      const consumer = consumerOf(names.queueName(model), model);
       consumers.set(model, consumer);
       await consumer.start();
+      await lanes?.addModel(model, consumer);
       log.info({ model }, 'consuming model queue');
     }
   }
 
   const state = (): DispatcherState => {
     const g = gate.state;
+    if (monitor.snapshot) lanes?.epoch.observe(monitor.snapshot.ready);
     return {
       id,
       engineUrl: engine.origin,
@@ -199,12 +232,14 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       startedAt,
       updatedAt: Date.now(),
       draining,
+      ...(lanes ? { affinityEpoch: lanes.epoch.current } : {}),
     };
   };
 
   await listenForControl(control, names.controlChannel, (rid, reason) => running.get(rid)?.abort(reason));
   await monitor.start();
   await syncModels();
+  lanes?.start();
   const modelTimer = setInterval(() => void syncModels(), MODEL_REFRESH_MS);
   // Until the engine is ready its models may be unknown; look again on every poll until some are.
   const earlyModels = setInterval(() => {
@@ -233,6 +268,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       clearInterval(earlyModels);
       await registration.beat();
       await Promise.all([...consumers.values()].map((c) => c.stopPulling()));
+      await lanes?.drain();
       const deadline = Date.now() + config.DRAIN_TIMEOUT_SECONDS * 1000;
       while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       // An error code as the reason: the runner tells the client why instead of going silent.
@@ -240,6 +276,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       clearInterval(heartbeatTimer);
       monitor.stop();
       await Promise.all([...consumers.values()].map((c) => c.close()));
+      await lanes?.close();
       await registration.deregister(id);
       await engine.close();
       status.server.close();

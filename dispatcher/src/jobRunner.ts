@@ -8,6 +8,7 @@ import {
   type ErrorCode,
   type InferenceJob,
 } from '@infergate/shared';
+import { ResponseTail } from './affinity/engineCacheFigures.js';
 import { isConnectionFailure, type EngineClient } from './engines/index.js';
 import type { ReplyPublisher } from './replyPublisher.js';
 
@@ -27,8 +28,10 @@ export interface RunContext {
   /** A publisher for the job's reply channel; heartbeats are sent for it until it is closed. */
   openPublisher(job: InferenceJob, onNoSubscriber: () => void): ReplyPublisher;
   closePublisher(publisher: ReplyPublisher): void;
-  /** Records that the client has seen bytes, so the job is never run again. */
-  markStarted(rid: string): void;
+  /** Records that the client has seen bytes, so the job is never run again (and that the engine has the job). */
+  markStarted(job: InferenceJob): void;
+  /** The engine finished its answer; `tail` holds its last bytes (TAIL_BYTES). */
+  answered?(job: InferenceJob, tail: Buffer): void;
 }
 
 /** Statuses that mean "this engine cannot take it now", not "the request is bad". */
@@ -72,14 +75,19 @@ export async function runJob(
     }
     publisher.head({ status: res.statusCode, headers: relayableResponseHeaders(res.headers), dispatcher: ctx.dispatcherId });
     headSent = true;
-    ctx.markStarted(job.rid);
+    ctx.markStarted(job);
+    const tail = ctx.answered ? new ResponseTail() : undefined;
     // A 'data' listener costs less per chunk than async iteration.
     await new Promise<void>((resolve, reject) => {
-      res.body.on('data', (chunk: Buffer) => publisher.data(chunk));
+      res.body.on('data', (chunk: Buffer) => {
+        publisher.data(chunk);
+        tail?.push(chunk);
+      });
       res.body.once('end', resolve);
       res.body.once('error', reject);
     });
     publisher.end();
+    if (tail) ctx.answered!(job, tail.value);
     await publisher.drained();
     return { kind: 'served', status: res.statusCode };
   } catch (err) {

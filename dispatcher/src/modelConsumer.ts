@@ -77,6 +77,8 @@ export class ModelConsumer {
   private blockingStatus: () => string | undefined = () => undefined;
   private blockingLiveAt = Date.now();
   private nodeLostAt = 0;
+  /** A consumer whose waiting jobs go before this one's when slots are contended (this model's lane). */
+  yieldTo: ModelConsumer | undefined;
 
   constructor(
     readonly settings: ConsumerSettings,
@@ -142,8 +144,13 @@ export class ModelConsumer {
   private async run(): Promise<void> {
     const signal = this.stop.signal;
     while (!signal.aborted) {
+      const contended = this.gate.free <= 0;
       await this.gate.whenFree(signal);
       if (signal.aborted) break;
+      // A slot that frees while jobs wait goes to the lane first (its jobs
+      // were placed for this engine's cache); an idle engine needs no such
+      // check, the lane's own blocking fetch is already waiting.
+      if (contended && this.yieldTo && (await this.yieldTo.takeWaiting())) continue;
       const token = randomUUID();
       const worker = this.worker;
       let job: Job<InferenceJob> | undefined;
@@ -157,22 +164,46 @@ export class ModelConsumer {
         await new Promise((r) => setTimeout(r, 250));
         continue;
       }
-      if (!job?.id) continue;
-      if (signal.aborted || !this.gate.tryAcquire()) {
-        await job.moveToWait(token).catch((err: Error) => this.logger.warn({ err: err.message }, 'could not return job'));
-        continue;
-      }
-      const id = job.id;
-      this.held.set(id, { token, worker });
-      void this.handle(job, token)
-        // Redis may fail mid-job (a failover); the job comes back through stalled-job recovery.
-        .catch((err: Error) => this.logger.warn({ err: err.message, queue: this.settings.model, job: id }, 'job handling failed'))
-        .finally(() => {
-          this.held.delete(id);
-          this.gate.release();
-          this.closeIfRetired(worker);
-        });
+      if (job?.id) await this.take(job, token, worker);
     }
+  }
+
+  /**
+   * Takes one job that is already waiting, without blocking: true when one
+   * was taken (and started). Another consumer of the same gate calls this to
+   * let this queue go first.
+   */
+  async takeWaiting(): Promise<boolean> {
+    if (this.stop.signal.aborted) return false;
+    const token = randomUUID();
+    const worker = this.worker;
+    let job: Job<InferenceJob> | undefined;
+    try {
+      job = await worker.getNextJob(token, { block: false });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, queue: this.settings.queueName }, 'fetch failed');
+      return false;
+    }
+    return job?.id ? this.take(job, token, worker) : false;
+  }
+
+  /** Starts a fetched job if a slot is still free, else puts it back at the head of its queue. */
+  private async take(job: Job<InferenceJob>, token: string, worker: Worker<InferenceJob>): Promise<boolean> {
+    if (this.stop.signal.aborted || !this.gate.tryAcquire()) {
+      await job.moveToWait(token).catch((err: Error) => this.logger.warn({ err: err.message }, 'could not return job'));
+      return false;
+    }
+    const id = job.id!;
+    this.held.set(id, { token, worker });
+    void this.handle(job, token)
+      // Redis may fail mid-job (a failover); the job comes back through stalled-job recovery.
+      .catch((err: Error) => this.logger.warn({ err: err.message, queue: this.settings.model, job: id }, 'job handling failed'))
+      .finally(() => {
+        this.held.delete(id);
+        this.gate.release();
+        this.closeIfRetired(worker);
+      });
+    return true;
   }
 
   /** BullMQ's blocking fetch, given up on when the liveness check replaces its worker. */

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { IngressConfig, Logger, RedisClient, RedisNames } from '@infergate/shared';
+import type { LaneRouter } from './affinity/laneRouter.js';
 import type { DrainRate } from './drainRate.js';
 import type { JobQueues } from './jobQueues.js';
 import type { QueueDepths } from './queueDepths.js';
@@ -18,6 +19,8 @@ export interface IngressContext {
   readonly commands: RedisClient;
   readonly router: ReplyRouter;
   readonly queues: JobQueues;
+  /** Cache affinity: keys, index lookup, lane choice and placement of each job. */
+  readonly lanes: LaneRouter;
   readonly registry: RegistryView;
   readonly drainRate: DrainRate;
   readonly queueDepths: QueueDepths;

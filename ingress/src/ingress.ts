@@ -12,6 +12,9 @@ import {
   type IngressConfig,
   type Logger,
 } from '@infergate/shared';
+import { AffinityMetrics } from './affinity/affinityMetrics.js';
+import { IndexLookup } from './affinity/indexLookup.js';
+import { LaneRouter } from './affinity/laneRouter.js';
 import { buildApp } from './app.js';
 import type { IngressContext } from './context.js';
 import { DrainRate } from './drainRate.js';
@@ -58,6 +61,13 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
     inspector: new QueueInspector(commands, (model) => queues.queue(model)),
   });
+  const lanes = new LaneRouter(
+    config,
+    registry,
+    new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS),
+    queues,
+    new AffinityMetrics(metrics.registry),
+  );
   const context: IngressContext = {
     config,
     logger: log,
@@ -66,9 +76,10 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     commands,
     router,
     queues,
+    lanes,
     registry,
     drainRate: new DrainRate(),
-    queueDepths: new QueueDepths((model) => queues.depth(model)),
+    queueDepths: new QueueDepths((model) => queues.depth(model, lanes.laneOwners(model))),
     limiter: new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000),
     metrics,
     draining: false,

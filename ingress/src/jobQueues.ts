@@ -1,10 +1,9 @@
 import { Queue } from 'bullmq';
-import { gatewayError, PRIORITY_CLASSES, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
+import { gatewayError, inferenceJobOptions, PRIORITY_CLASSES, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
 
 /**
- * One BullMQ queue per model, created on first use and sharing the ingress's
- * command connection. Jobs are removed when they finish: prompts are user
- * data and the response travels over the reply channel, not the job.
+ * One BullMQ queue per model (and per affinity lane), created on first use
+ * and sharing the ingress's command connection.
  */
 export class JobQueues {
   private readonly queues = new Map<string, Queue>();
@@ -15,19 +14,33 @@ export class JobQueues {
   ) {}
 
   queue(model: string): Queue {
-    let q = this.queues.get(model);
+    return this.named(this.names.queueName(model));
+  }
+
+  /** One dispatcher's affinity lane for a model (docs/design.md, "Cache affinity"). */
+  lane(model: string, dispatcherId: string): Queue {
+    return this.named(this.names.laneQueueName(model, dispatcherId));
+  }
+
+  private named(name: string): Queue {
+    let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(this.names.queueName(model), { connection: this.connection, prefix: this.names.bullPrefix });
+      q = new Queue(name, { connection: this.connection, prefix: this.names.bullPrefix });
       q.on('error', () => undefined);
-      this.queues.set(model, q);
+      this.queues.set(name, q);
     }
     return q;
   }
 
-  /** Jobs of a model that no dispatcher has started yet (BullMQ keeps prioritised ones apart). */
-  async depth(model: string): Promise<number> {
+  /**
+   * Jobs of a model that no dispatcher has started yet (BullMQ keeps
+   * prioritised ones apart), in its shared queue and in the given dispatchers' lanes.
+   */
+  async depth(model: string, lanes: readonly string[] = []): Promise<number> {
     try {
-      return await this.queue(model).getJobCountByTypes('waiting', 'prioritized');
+      const queues = [this.queue(model), ...lanes.map((id) => this.lane(model, id))];
+      const counts = await Promise.all(queues.map((q) => q.getJobCountByTypes('waiting', 'prioritized')));
+      return counts.reduce((a, b) => a + b, 0);
     } catch (err) {
       // Its shard may be failing over: a retryable 503, not an internal error.
       throw gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err });
@@ -35,23 +48,17 @@ export class JobQueues {
   }
 
   /** `priority`: 1 is the most urgent; BullMQ needs one on every job once any job has one. */
-  async enqueue(job: InferenceJob, priority: number = PRIORITY_CLASSES.normal): Promise<void> {
-    await this.queue(job.model).add('request', job, {
-      jobId: job.rid,
-      removeOnComplete: true,
-      removeOnFail: true,
-      attempts: 1,
-      priority,
-    });
+  async enqueue(job: InferenceJob, priority: number = PRIORITY_CLASSES.normal, into: Queue = this.queue(job.model)): Promise<void> {
+    await into.add('request', job, inferenceJobOptions(job.rid, priority));
   }
 
   /**
    * Removes a job that no dispatcher has started. Resolves false when the job
    * is already running (or gone), in which case only a cancel message helps.
    */
-  async removeWaiting(model: string, rid: string): Promise<boolean> {
+  async removeWaiting(model: string, rid: string, from: Queue = this.queue(model)): Promise<boolean> {
     try {
-      return (await this.queue(model).remove(rid)) === 1;
+      return (await from.remove(rid)) === 1;
     } catch {
       return false;
     }

@@ -11,3 +11,4 @@ export * from './http-headers.js';
 export * from './protocol/registry.js';
 export * from './inspection/index.js';
 export * from './security/index.js';
+export * from './affinity/index.js';

@@ -23,7 +23,7 @@ const ABANDONED_FLAG_SECONDS = 3600;
  * relay the engine's response as it arrives.
  */
 export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext): Promise<void> {
-  const { config, names, registry, queues, router, commands } = ctx;
+  const { config, names, registry, router, commands } = ctx;
 
   // A running request is stopped by whichever dispatcher holds it; the flag
   // also stops a copy that stalled-job recovery would start again later
@@ -49,7 +49,10 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
       }
     }
     const principal = request.principal;
+    // The index lookup overlaps the limiter's round trip; it never rejects.
+    const routing = ctx.lanes.route(model, fields.parsed, request.headers, principal?.id);
     const release = principal ? await ctx.limiter.acquire(principal, request.id) : undefined;
+    const { affinity, ...lane } = await routing;
     const rid = request.id;
     const enqueuedAt = Date.now();
     const deadline = enqueuedAt + config.QUEUE_WAIT_TIMEOUT_SECONDS * 1000;
@@ -66,9 +69,13 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
       replyTo: router.channel,
       enqueuedAt,
       ...(principal ? { keyId: principal.id } : {}),
+      ...(affinity ? { affinity } : {}),
     };
+    const placement = ctx.lanes.place(job, lane, principal?.priority, {
+      lost: (err) => relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err })),
+    });
     const dequeue = async () => {
-      const removed = await queues.removeWaiting(model, rid);
+      const removed = await placement.dequeue();
       if (removed) ctx.queueDepths.left(model);
       return removed;
     };
@@ -92,6 +99,7 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
           }
         },
         started: () => {
+          placement.started();
           ctx.drainRate.record(model);
           ctx.queueDepths.left(model);
         },
@@ -105,7 +113,7 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
     );
     router.add(rid, relay);
     try {
-      await queues.enqueue(job, principal?.priority);
+      await placement.enqueue();
       ctx.queueDepths.added(model);
     } catch (err) {
       relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err }));

@@ -21,7 +21,7 @@ export const affinityIngressFields = {
   /** Characters per prefix block: the granularity of a prefix match. */
   AFFINITY_BLOCK_CHARS: z.coerce.number().int().min(16).max(65536).default(256),
   /** Block positions hashed per request (looked up, then recorded): bounds lookup size and index memory. */
-  AFFINITY_MAX_BLOCKS: z.coerce.number().int().min(1).max(512).default(48),
+  AFFINITY_MAX_BLOCKS: z.coerce.number().int().min(1).max(512).default(64),
   /** Also treat the request's `user` field as a session key (off: `user` is an end-user id, not a conversation). */
   AFFINITY_USER_AS_SESSION: flag.default(false),
   /** Time budget of the index lookup; past it the request goes to the shared queue. */

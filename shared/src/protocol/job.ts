@@ -26,6 +26,34 @@ export interface InferenceJob {
   readonly enqueuedAt: number;
   /** Non-secret id of the API key or tenant that sent it, for queue inspection. */
   readonly keyId?: string;
+  /**
+   * Cache-affinity keys the dispatcher records once it started the job.
+   * Optional, so jobs of this version from ingresses without affinity, and
+   * dispatchers without it reading these, both keep working.
+   */
+  readonly affinity?: JobAffinity;
+}
+
+export interface JobAffinity {
+  /** Session hash (see shared/src/affinity). */
+  readonly session?: string;
+  /** Prefix-chain hashes, shortest prefix first. */
+  readonly blocks: readonly string[];
+  /**
+   * The job was moved out of a lane (stolen at the bound, or adopted from a
+   * dead dispatcher's lane): its client may have cancelled meanwhile, so the
+   * dispatcher checks the started flag before running it.
+   */
+  readonly moved?: boolean;
+}
+
+/**
+ * BullMQ options of every inference job, wherever it is (re)queued: removed
+ * when it finishes (prompts are user data; the answer travels over the reply
+ * channel), never retried by BullMQ itself. `priority`: 1 is the most urgent.
+ */
+export function inferenceJobOptions(rid: string, priority: number) {
+  return { jobId: rid, removeOnComplete: true, removeOnFail: true, attempts: 1, priority } as const;
 }
 
 export function encodeBody(body: Buffer): string {

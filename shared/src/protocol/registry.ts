@@ -17,6 +17,11 @@ export interface DispatcherState {
   readonly updatedAt: number;
   /** True while the dispatcher drains before exiting; it pulls nothing new. */
   readonly draining: boolean;
+  /**
+   * Present when the dispatcher serves affinity lanes: its engine's cache
+   * epoch. Index entries of another epoch are stale (the engine restarted).
+   */
+  readonly affinityEpoch?: string;
 }
 
 export function parseDispatcherState(raw: string | null): DispatcherState | undefined {

@@ -2,7 +2,8 @@
  * The one place that names Redis queues, keys and channels. Every name carries
  * a hash tag so the same names work on Redis Cluster: each model queue has its
  * own tag (queues spread over shards), each reply channel its own, and the
- * registry one shared tag so it can be read with one MGET.
+ * registry one shared tag so it can be read with one MGET. A model's lanes and
+ * affinity index share that model's tag.
  */
 
 export interface RedisNames {
@@ -11,6 +12,14 @@ export interface RedisNames {
   queueName(model: string): string;
   /** Inverse of {@link queueName}; undefined for names that are not model queues. */
   modelOfQueue(queueName: string): string | undefined;
+  /** The lane of one dispatcher for one model: its engine's affinity queue, in the model's hash slot. */
+  laneQueueName(model: string, dispatcherId: string): string;
+  /** Inverse of {@link laneQueueName}; undefined for names that are not lanes. */
+  laneOfQueue(queueName: string): { readonly model: string; readonly dispatcher: string } | undefined;
+  /** Set of dispatchers that have (or had) a lane for the model, so survivors find a dead one's. */
+  laneSet(model: string): string;
+  /** Affinity index entry of a prefix-chain hash (`kind` b) or session hash (`kind` s) of a model. */
+  affinityKey(model: string, kind: 'b' | 's', hash: string): string;
   replyChannel(ingressId: string): string;
   readonly controlChannel: string;
   dispatcherKey(dispatcherId: string): string;
@@ -33,6 +42,15 @@ export function redisNames(prefix: string): RedisNames {
       const m = /^\{m\.(.*)\}$/.exec(name);
       return m ? decodeURIComponent(m[1]!) : undefined;
     },
+    laneQueueName: (model, dispatcherId) => `{m.${encodeURIComponent(model)}}.lane.${dispatcherId}`,
+    laneOfQueue: (name) => {
+      const m = /^\{m\.(.*)\}\.lane\.(.+)$/.exec(name);
+      return m ? { model: decodeURIComponent(m[1]!), dispatcher: m[2]! } : undefined;
+    },
+    // Same tag as the model's queues: one lookup (index entries and lane
+    // depths) is one pipeline to one Cluster node.
+    laneSet: (model) => `${prefix}:aff:{m.${encodeURIComponent(model)}}:lanes`,
+    affinityKey: (model, kind, hash) => `${prefix}:aff:{m.${encodeURIComponent(model)}}:${kind}.${hash}`,
     replyChannel: (ingressId) => `${prefix}:reply:{i.${ingressId}}`,
     controlChannel: `${prefix}:control:{ctl}`,
     dispatcherKey: (id) => `${prefix}:{reg}:dispatcher:${id}`,

@@ -1,0 +1,32 @@
+import { encodeIndexEntry, type InferenceJob, type Logger, type RedisClient, type RedisNames } from '@infergate/shared';
+import type { CacheEpoch } from './cacheEpoch.js';
+
+/**
+ * Records in the shared index that this dispatcher's engine now holds a
+ * job's prefix blocks and session: one pipelined write of at most
+ * AFFINITY_MAX_BLOCKS + 1 keys, each expiring after the index TTL. Called
+ * only once the engine has answered (never when the job is picked), so a
+ * request that was shed, retried elsewhere or failed never advertises a
+ * holder that never got it.
+ */
+export class IndexWriter {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly names: RedisNames,
+    private readonly dispatcherId: string,
+    private readonly epoch: CacheEpoch,
+    private readonly ttlSeconds: number,
+    private readonly logger: Logger,
+  ) {}
+
+  record(job: InferenceJob): void {
+    const keys = job.affinity;
+    if (keys === undefined || (keys.blocks.length === 0 && keys.session === undefined)) return;
+    const value = encodeIndexEntry({ dispatcher: this.dispatcherId, epoch: this.epoch.current });
+    const pipeline = this.redis.pipeline();
+    for (const hash of keys.blocks) pipeline.set(this.names.affinityKey(job.model, 'b', hash), value, 'EX', this.ttlSeconds);
+    if (keys.session !== undefined) pipeline.set(this.names.affinityKey(job.model, 's', keys.session), value, 'EX', this.ttlSeconds);
+    // The index is a hint: a lost write costs one later cache miss, never a request.
+    pipeline.exec().catch((err: Error) => this.logger.debug({ err: err.message, rid: job.rid }, 'affinity index write failed'));
+  }
+}

@@ -1,0 +1,64 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+const WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const SHARE_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1];
+
+/** Cache-affinity series of the ingress (docs/metrics.md), on the ingress's registry. */
+export class AffinityMetrics {
+  private readonly routed: Counter<'model' | 'decision' | 'reason'>;
+  private readonly steals: Counter<'model'>;
+  private readonly laneWait: Histogram<'model' | 'result'>;
+  private readonly share: Histogram<'model'>;
+  private readonly lookup: Histogram<'model'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.routed = new Counter({
+      name: 'infergate_affinity_requests_total',
+      help: 'Requests with affinity keys, by decision: hit (sent to a lane; reason session or prefix) or miss (shared queue; reason no_entry, owner_gone, owner_unavailable, owner_busy, lane_full, timeout, error).',
+      labelNames: ['model', 'decision', 'reason'] as const,
+      registers,
+    });
+    this.steals = new Counter({
+      name: 'infergate_affinity_steals_total',
+      help: 'Lane jobs moved to the shared queue because their engine had not started them within AFFINITY_MAX_WAIT_MS.',
+      labelNames: ['model'] as const,
+      registers,
+    });
+    this.laneWait = new Histogram({
+      name: 'infergate_affinity_lane_wait_seconds',
+      help: 'Time a request spent in its lane: until its engine started it (result served) or until it was moved to the shared queue (stolen).',
+      labelNames: ['model', 'result'] as const,
+      buckets: WAIT_BUCKETS,
+      registers,
+    });
+    this.share = new Histogram({
+      name: 'infergate_affinity_matched_share',
+      help: 'Share of the prompt (characters) the index says the chosen engine already holds, per lane-routed request.',
+      labelNames: ['model'] as const,
+      buckets: SHARE_BUCKETS,
+      registers,
+    });
+    this.lookup = new Histogram({
+      name: 'infergate_affinity_lookup_seconds',
+      help: 'Duration of the index lookup (bounded by AFFINITY_LOOKUP_TIMEOUT_MS).',
+      labelNames: ['model'] as const,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01],
+      registers,
+    });
+  }
+
+  decided(model: string, decision: 'hit' | 'miss', reason: string, matchedShare: number): void {
+    this.routed.inc({ model, decision, reason });
+    if (decision === 'hit') this.share.observe({ model }, matchedShare);
+  }
+
+  lookedUp(model: string, seconds: number): void {
+    this.lookup.observe({ model }, seconds);
+  }
+
+  leftLane(model: string, result: 'served' | 'stolen', seconds: number): void {
+    this.laneWait.observe({ model, result }, seconds);
+    if (result === 'stolen') this.steals.inc({ model });
+  }
+}

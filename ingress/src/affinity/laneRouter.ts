@@ -1,0 +1,87 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  affinityKeys,
+  type AffinityKeyOptions,
+  type InferenceJob,
+  type IngressConfig,
+  type JobAffinity,
+} from '@infergate/shared';
+import type { JobQueues } from '../jobQueues.js';
+import type { RegistryView } from '../registryView.js';
+import type { AffinityMetrics } from './affinityMetrics.js';
+import type { IndexLookup } from './indexLookup.js';
+import { chooseLane, type GuardSettings } from './laneChoice.js';
+import { Placement, type PlacementHooks } from './lanePlacement.js';
+
+/** Where a request goes: the keys its job carries, and the lane it waits in (none: the shared queue). */
+export interface Routing {
+  readonly affinity?: JobAffinity;
+  readonly lane?: string;
+}
+
+const NO_ROUTING: Routing = {};
+
+/**
+ * Cache affinity at the ingress: computes a request's keys, reads the shared
+ * index, chooses a lane, and places the job. Every failure on the way (no
+ * keys, no lanes, a slow or failing Redis) ends in the shared queue, which is
+ * where the request would go with affinity off.
+ */
+export class LaneRouter {
+  private readonly keyOptions: AffinityKeyOptions;
+  private readonly guards: GuardSettings;
+
+  constructor(
+    private readonly config: IngressConfig,
+    private readonly registry: RegistryView,
+    private readonly lookup: IndexLookup,
+    private readonly queues: JobQueues,
+    private readonly metrics: AffinityMetrics,
+  ) {
+    this.keyOptions = {
+      blockChars: config.AFFINITY_BLOCK_CHARS,
+      maxBlocks: config.AFFINITY_MAX_BLOCKS,
+      userAsSession: config.AFFINITY_USER_AS_SESSION,
+    };
+    this.guards = {
+      imbalanceFreeSlots: config.AFFINITY_IMBALANCE_FREE_SLOTS,
+      laneWaitingPerSlot: config.AFFINITY_LANE_WAITING_PER_SLOT,
+    };
+  }
+
+  /** Dispatchers of the model that serve lanes: where its queued jobs may also wait. */
+  laneOwners(model: string): string[] {
+    return this.registry.live.filter((d) => d.affinityEpoch !== undefined && d.models.includes(model)).map((d) => d.id);
+  }
+
+  async route(model: string, body: unknown, headers: IncomingHttpHeaders, principal: string | undefined): Promise<Routing> {
+    if (!this.config.AFFINITY_ENABLED) return NO_ROUTING;
+    const header = headers['x-session-id'];
+    const keys = affinityKeys(body, { header: typeof header === 'string' ? header : undefined, principal }, this.keyOptions);
+    if (keys === undefined) return NO_ROUTING;
+    const affinity: JobAffinity = keys.session === undefined ? { blocks: keys.chain.hashes } : { session: keys.session, blocks: keys.chain.hashes };
+    const owners = this.laneOwners(model);
+    // Nobody records or serves lanes: the keys still travel, for when someone will.
+    if (owners.length === 0) return { affinity };
+    const started = performance.now();
+    const result = await this.lookup.read(model, keys, owners);
+    this.metrics.lookedUp(model, (performance.now() - started) / 1000);
+    if ('failed' in result) {
+      this.metrics.decided(model, 'miss', result.failed, 0);
+      return { affinity };
+    }
+    const fleet = this.registry.live.filter((d) => owners.includes(d.id));
+    const choice = chooseLane(keys, result.reading, fleet, this.guards);
+    if ('miss' in choice) {
+      this.metrics.decided(model, 'miss', choice.miss, choice.matchedShare);
+      return { affinity };
+    }
+    this.metrics.decided(model, 'hit', choice.via, choice.matchedShare);
+    return { affinity, lane: choice.lane };
+  }
+
+  place(job: InferenceJob, routing: Routing, priority: number | undefined, hooks: PlacementHooks): Placement {
+    const lane = routing.lane === undefined ? undefined : this.queues.lane(job.model, routing.lane);
+    return new Placement(job, priority, lane, this.config.AFFINITY_MAX_WAIT_MS, this.queues, this.metrics, hooks);
+  }
+}
