@@ -12,14 +12,14 @@ function seriesKey(name: string, labels: string | undefined): string {
   return kept.length === 0 ? name : `${name}{${kept.map(([, k, v]) => `${k}="${v}"`).join(',')}}`;
 }
 
-/** Sum per series of every sample whose name starts with `prefix` (histogram buckets left out), over `urls`. */
-export async function scrapeSeries(urls: readonly string[], prefix: string): Promise<Record<string, number>> {
+/** Sum per series of every sample whose name starts with one of `prefixes` (histogram buckets left out), over `urls`. */
+export async function scrapeSeries(urls: readonly string[], prefixes: readonly string[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const url of urls) {
     const text = await (await fetch(url)).text();
     for (const line of text.split('\n')) {
       const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (!m || !m[1]!.startsWith(prefix) || m[1]!.endsWith('_bucket')) continue;
+      if (!m || !prefixes.some((p) => m[1]!.startsWith(p)) || m[1]!.endsWith('_bucket')) continue;
       const key = seriesKey(m[1]!, m[2]);
       out[key] = (out[key] ?? 0) + Number(m[3]);
     }

@@ -102,7 +102,8 @@ interface ArmUnderTest {
   readonly metricsUrls?: readonly string[];
 }
 
-const SERIES_PREFIX = 'infergate_affinity';
+/** The ingress's affinity decisions, steals, lane waits and lookups; the dispatchers' lane pulls and moves, and the engines' cache figures as they relayed them. */
+const SERIES = ['infergate_affinity_', 'infergate_dispatcher_affinity_', 'infergate_dispatcher_lane_', 'infergate_engine_prompt_tokens'];
 
 function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, round(v - (before[k] ?? 0), 3)]));
@@ -121,10 +122,10 @@ function byTurn<T>(records: readonly TurnRecord[], turns: number, of: (rs: TurnR
 async function measureArm(arm: string, under: ArmUnderTest, workload: Workload): Promise<ConversationRow> {
   await runConversations(planWorkload({ ...workload.options, ...WARM_UP }), under.route);
   await Promise.all(under.engineUrls.map(simResetStats));
-  const seriesBefore = under.metricsUrls ? await scrapeSeries(under.metricsUrls, SERIES_PREFIX) : undefined;
+  const seriesBefore = under.metricsUrls ? await scrapeSeries(under.metricsUrls, SERIES) : undefined;
   const records = await runConversations(workload, under.route);
   const stats = await Promise.all(under.engineUrls.map(simStats));
-  const series = seriesBefore && difference(await scrapeSeries(under.metricsUrls!, SERIES_PREFIX), seriesBefore);
+  const series = seriesBefore && difference(await scrapeSeries(under.metricsUrls!, SERIES), seriesBefore);
   const ok = records.filter((r) => r.ok);
   const ttft = summarize(ok.map((r) => r.ttft));
   const e2e = summarize(ok.map((r) => r.total));
