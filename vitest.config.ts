@@ -1,10 +1,17 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Files that load the whole machine: the chaos run keeps a fleet streaming
+ * twelve requests at once while processes die. Beside it, tests that time a
+ * dispatcher's death against its heartbeat TTL or the relay's stall timeout
+ * failed their bounds, so these run after everything else, alone.
+ */
+const RUN_ALONE = ['tests/e2e/chaos.test.ts'];
+
 export default defineConfig({
   resolve: { conditions: ['development'] },
   ssr: { resolve: { conditions: ['development'] } },
   test: {
-    include: ['**/src/**/*.test.ts', 'tests/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     pool: 'forks',
     testTimeout: 60_000,
@@ -12,5 +19,24 @@ export default defineConfig({
     // Two cores: more parallel files only add scheduling noise to timing-sensitive tests.
     maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'suite',
+          include: ['**/src/**/*.test.ts', 'tests/**/*.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**', ...RUN_ALONE],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'alone',
+          include: RUN_ALONE,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

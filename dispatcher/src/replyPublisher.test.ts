@@ -30,6 +30,27 @@ async function collect(channel: string): Promise<Frame[]> {
   return frames;
 }
 
+/**
+ * Resolves once `sub` has received every message published before the call:
+ * Redis writes to one subscriber's connection in the order it handles the
+ * PUBLISHes, so a marker sent after them arrives after them.
+ */
+async function receivedSoFar(): Promise<void> {
+  const marker = `${uniquePrefix()}:marker`;
+  await sub.subscribe(marker);
+  const arrived = new Promise<void>((resolve) => {
+    const onMessage = (ch: Buffer) => {
+      if (ch.toString() !== marker) return;
+      sub.off('messageBuffer', onMessage);
+      resolve();
+    };
+    sub.on('messageBuffer', onMessage);
+  });
+  await pub.publish(marker, 'marker');
+  await arrived;
+  await sub.unsubscribe(marker);
+}
+
 describe('reply publisher', () => {
   it('publishes every byte in order with contiguous sequence numbers, coalescing only behind an in-flight publish', async () => {
     const channel = `${uniquePrefix()}:reply`;
@@ -44,7 +65,7 @@ describe('reply publisher', () => {
     }
     p.end();
     await p.drained();
-    await new Promise((r) => setTimeout(r, 50));
+    await receivedSoFar();
     expect(frames.map((f) => f.seq)).toEqual(frames.map((_, i) => i));
     expect(frames[0]!.kind).toBe(FrameKind.head);
     expect(parseHead(frames[0]!.payload).status).toBe(200);
@@ -66,7 +87,7 @@ describe('reply publisher', () => {
     const publishers = Array.from({ length: 20 }, (_, i) => new ReplyPublisher(frames, channel, `r${i}`, () => undefined));
     for (const p of publishers) p.data(Buffer.from('token'));
     await Promise.all(publishers.map((p) => p.drained()));
-    await new Promise((r) => setTimeout(r, 50));
+    await receivedSoFar();
     expect(messages).toEqual([1]);
   });
 
@@ -84,7 +105,7 @@ describe('reply publisher', () => {
     p.data(Buffer.from('1}'));
     p.end();
     await p.drained();
-    await new Promise((r) => setTimeout(r, 50));
+    await receivedSoFar();
     // A second data chunk waits for the message in flight (joining it would make two data frames); the end rides with it.
     expect(messages.map((m) => m.map((f) => f.kind))).toEqual([[FrameKind.head, FrameKind.data], [FrameKind.data, FrameKind.end]]);
     expect(messages.flat().map((f) => f.seq)).toEqual([0, 1, 2, 3]);
@@ -107,7 +128,7 @@ describe('reply publisher', () => {
     expect(channelOf.unsent(channel)).toBeUndefined();
     p.end();
     await p.drained();
-    await new Promise((r) => setTimeout(r, 50));
+    await receivedSoFar();
     expect(frames.map((f) => [f.seq, f.kind])).toEqual([
       [0, FrameKind.head],
       [1, FrameKind.data],

@@ -1,7 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QueueDepths } from './queueDepths.js';
 
 describe('queue depths for admission', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('reads Redis once, then answers from the reading adjusted by local adds and starts', async () => {
     let reads = 0;
     const depths = new QueueDepths(async () => {
@@ -17,13 +21,15 @@ describe('queue depths for admission', () => {
   });
 
   it('refreshes a stale reading in the background without making the request wait', async () => {
+    // A fake clock ages the reading exactly; the refresh waits for nothing but its own scheduled turn.
+    vi.useFakeTimers();
     let value = 1;
     const depths = new QueueDepths(async () => value, 10);
     expect(await depths.current('m')).toBe(1);
     value = 9;
-    await new Promise((r) => setTimeout(r, 20));
-    expect(await depths.current('m')).toBe(1);
-    await new Promise((r) => setTimeout(r, 5));
-    expect(await depths.current('m')).toBe(9);
+    vi.advanceTimersByTime(20);
+    expect(depths.current('m')).toBe(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(depths.current('m')).toBe(9);
   });
 });

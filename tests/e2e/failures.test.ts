@@ -33,9 +33,14 @@ async function post(base: string, body: string, signal?: AbortSignal) {
   });
 }
 
-/** Reads a streamed chat completion: its text, and any in-stream error event. */
-async function readStream(res: Awaited<ReturnType<typeof post>>): Promise<{ text: string; error?: { code: string } ; done: boolean }> {
-  const raw = await res.body.text();
+interface StreamRead {
+  readonly text: string;
+  readonly error?: { code: string };
+  readonly done: boolean;
+}
+
+/** A streamed chat completion's text, and any in-stream error event. */
+function parseStream(raw: string): StreamRead {
   let text = '';
   let error: { code: string } | undefined;
   let done = false;
@@ -49,6 +54,10 @@ async function readStream(res: Awaited<ReturnType<typeof post>>): Promise<{ text
     }
   }
   return { text, ...(error ? { error } : {}), done };
+}
+
+async function readStream(res: Awaited<ReturnType<typeof post>>): Promise<StreamRead> {
+  return parseStream(await res.body.text());
 }
 
 describe('one engine with one slot: cancellation, bounded waits, backpressure', () => {
@@ -111,8 +120,9 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
     await pending;
     await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized')) === 0, 2_000, 'job removed');
     await holder.body.text();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(fleet.sims[0]!.stats().requests).toBe(requestsBefore);
+    // The one slot frees and the dispatcher pulls the oldest job: the removed one, had it stayed queued.
+    await readStream(await post(url, chatBody()));
+    expect(fleet.sims[0]!.stats().requests).toBe(requestsBefore + 1);
   });
 
   it('answers 503 with Retry-After when no engine starts the request within the queue-wait budget', async () => {
@@ -156,9 +166,18 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
     const sim = fleet.sims[0]!;
     const res = await post(url, chatBody({ maxTokens: 50 }));
     expect(res.statusCode).toBe(200);
-    await new Promise((r) => setTimeout(r, 100));
+    const chunks: Buffer[] = [];
+    const received = () => Buffer.concat(chunks).toString();
+    const completeEvents = () => received().slice(0, received().lastIndexOf('\n\n') + 1);
+    const body = res.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    for (let chunk = await body.next(); !chunk.done; chunk = await body.next()) {
+      chunks.push(chunk.value);
+      if (parseStream(completeEvents()).text !== '') break;
+    }
+    // The client has its first token: the engine falls silent mid-stream.
     sim.configure({ itlMs: 3_000 });
-    const read = await readStream(res);
+    for (let chunk = await body.next(); !chunk.done; chunk = await body.next()) chunks.push(chunk.value);
+    const read = parseStream(received());
     sim.configure({ itlMs: 10 });
     expect(read.error?.code).toBe('idle_timeout');
     expect(read.text.length).toBeGreaterThan(0);
@@ -169,6 +188,8 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
 describe('two engines: failover before the response starts, clean errors after', () => {
   let fleet: TestFleet;
   let url: string;
+  let queue: Queue;
+  let conn: Redis;
 
   beforeAll(async () => {
     fleet = await startTestFleet({
@@ -178,9 +199,14 @@ describe('two engines: failover before the response starts, clean errors after',
       ],
     });
     url = fleet.ingresses[0]!.url;
+    conn = new Redis(fleet.redis.url);
+    const names = redisNames(fleet.prefix);
+    queue = new Queue(names.queueName(MODEL), { connection: conn, prefix: names.bullPrefix });
   }, 60_000);
 
   afterAll(async () => {
+    await queue?.close();
+    conn?.disconnect();
     await fleet?.stop();
   });
 
@@ -211,7 +237,8 @@ describe('two engines: failover before the response starts, clean errors after',
     const read = await readStream(res);
     expect(read.text).toBe(expectedTokens(3));
     expect(read.error?.code).toBe('stream_interrupted');
-    await new Promise((r) => setTimeout(r, 500));
+    // Once no job is left that could still run, any second attempt would already have reached an engine.
+    await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'active')) === 0, 10_000, 'the job finished');
     const requests = fleet.sims.reduce((n, s) => n + s.stats().requests, 0);
     expect(requests).toBe(1);
     for (const sim of fleet.sims) sim.configure({ dieAfterTokens: null, faultCount: null });

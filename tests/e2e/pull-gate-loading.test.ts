@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { expectedTokens, startSimulator, type SimulatorHandle } from '@infergate/sim';
 import { freePort } from '@infergate/stack';
-import { chat, health, sleep, startDispatcher, STARTUP_MS, waitForBackend } from '../support/gate.js';
+import { chat, health, heldBack, startDispatcher, STARTUP_MS, waitForBackend, type FleetAddress } from '../support/gate.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
 import { startIngressProcess, waitFor, waitForBackends, type IngressProcess, type Service } from '../support/services.js';
 
@@ -22,6 +22,7 @@ const services: Service[] = [];
 const ports = { llama: 0, vllm: 0 };
 let llama: SimulatorHandle | undefined;
 let vllm: SimulatorHandle | undefined;
+let fleet: FleetAddress;
 const url = (port: number) => `http://127.0.0.1:${port}`;
 
 beforeAll(async () => {
@@ -30,6 +31,7 @@ beforeAll(async () => {
   ports.llama = await freePort();
   ports.vllm = await freePort();
   ingress = await startIngressProcess(env);
+  fleet = { ingressUrl: ingress.url, redisUrl: redis.url, prefix: env.REDIS_PREFIX };
   services.push(
     startDispatcher(env, url(ports.llama), 'llama', { ENGINE_KIND: 'llamacpp', ENGINE_MODELS: MODEL }),
     startDispatcher(env, url(ports.vllm), 'vllm', { ENGINE_KIND: 'vllm', ENGINE_SLOTS: '2', ENGINE_MODELS: MODEL }),
@@ -54,8 +56,9 @@ it('(c) sends nothing to an engine that is still loading, then gives it work onc
   const loading = await waitForBackend(ingress.url, llama.url, (d) => d.last_error === 'loading', 'llama.cpp loading');
   expect(loading).toMatchObject({ ready: false, status: 'unavailable' });
   const pending = Promise.all(Array.from({ length: 16 }, () => chat(ingress.url, MODEL, 5)));
-  await sleep(1_000);
+  const held = await heldBack(fleet, MODEL, 16, [llama.url, vllm.url]);
   expect(loaded, 'the engines were still loading').toBe(false);
+  expect(held.map((d) => [d.ready, d.in_flight])).toEqual([[false, 0], [false, 0]]);
   // llama.cpp counts every request it answered, the 503s of the loading phase included.
   expect(llama.stats().byPath['/v1/chat/completions'] ?? 0).toBe(0);
 

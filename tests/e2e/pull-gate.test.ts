@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedTokens, startSimulator, type SimStats, type SimulatorHandle } from '@infergate/sim';
 import { call, type Call } from '../../infra/sim/src/testing/client.js';
-import { chat, sleep, startDispatcher, STARTUP_MS, waitForBackend, type ChatAnswer } from '../support/gate.js';
+import { chat, heldBack, startDispatcher, STARTUP_MS, waitForBackend, type ChatAnswer, type FleetAddress } from '../support/gate.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
 import { startIngressProcess, waitForBackends, type IngressProcess, type Service } from '../support/services.js';
 
@@ -21,6 +21,7 @@ const services: Service[] = [];
 /** Three llama.cpp engines × 2 slots; their natural answers are long, so direct streams hold a slot. */
 const pool: SimulatorHandle[] = [];
 let kv: SimulatorHandle;
+let fleet: FleetAddress;
 
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -28,6 +29,7 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) pool.push(await startSimulator({ kind: 'llamacpp', slots: 2, ttftMs: 10, itlMs: 5, tokens: 1000, modelId: POOL }));
   kv = await startSimulator({ kind: 'vllm', slots: 4, ttftMs: 10, itlMs: 5, tokens: 8, modelId: KV, kvUsage: 0.95 });
   ingress = await startIngressProcess(env);
+  fleet = { ingressUrl: ingress.url, redisUrl: redis.url, prefix: env.REDIS_PREFIX };
   pool.forEach((sim, i) => services.push(startDispatcher(env, sim.url, `pool${i}`)));
   services.push(startDispatcher(env, kv.url, 'kv', { ENGINE_SLOTS: '4', KV_CACHE_MAX_USAGE: '0.9' }));
   await waitForBackends(ingress.url, services.length, STARTUP_MS);
@@ -110,7 +112,8 @@ describe('the pull gate', () => {
   it('(e) vLLM above the KV-cache threshold pulls nothing; once the cache frees, the waiting requests run', async () => {
     await waitForBackend(ingress.url, kv.url, (d) => d.blocked_by?.startsWith('kv cache') === true, 'blocked by the KV cache');
     const pending = Promise.all(Array.from({ length: 3 }, () => chat(ingress.url, KV, 4)));
-    await sleep(1_000);
+    const [held] = await heldBack(fleet, KV, 3, [kv.url]);
+    expect([held!.in_flight, held!.blocked_by]).toEqual([0, expect.stringMatching(/^kv cache/)]);
     expect(kv.stats().requests).toBe(0);
     kv.configure({ kvUsage: null });
     const answers = await pending;
@@ -125,7 +128,8 @@ describe('the pull gate', () => {
     try {
       await waitForBackend(ingress.url, kv.url, (d) => d.blocked_by === 'preemptions rising', 'blocked by preemptions');
       const pending = Promise.all(Array.from({ length: 3 }, () => chat(ingress.url, KV, 4)));
-      await sleep(1_000);
+      const [held] = await heldBack(fleet, KV, 3, [kv.url]);
+      expect([held!.in_flight, held!.blocked_by]).toEqual([0, 'preemptions rising']);
       expect(kv.stats().requests).toBe(0);
       clearInterval(rising);
       const answers = await pending;

@@ -323,13 +323,17 @@ describe('request limits', () => {
 
   it('closes connections over MAX_CONNECTIONS at once and serves again when one ends', async () => {
     const { connect } = await import('node:net');
-    /** An idle connection, or undefined when the server closed it at once. */
+    /**
+     * A connection the server accepted (it answered a request and keeps the
+     * connection alive, idle), or undefined when it closed it unanswered.
+     */
     const idleConnection = () =>
       new Promise<import('node:net').Socket | undefined>((resolve) => {
         const s = connect(port(b), '127.0.0.1');
         s.on('error', () => undefined);
         s.once('close', () => resolve(undefined));
-        s.once('connect', () => setTimeout(() => resolve(s.destroyed ? undefined : s), 300));
+        s.once('data', () => resolve(s));
+        s.once('connect', () => s.write(httpRequest('GET', '/livez', {})));
       });
     const held: import('node:net').Socket[] = [];
     // A keep-alive connection of an earlier test may still hold one place.
@@ -365,9 +369,13 @@ describe('logs and error bodies', () => {
     await expect(client(wrongKey).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: PROMPT }] })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
     expect((await raw(a, 'POST', '/v1/chat/completions', { 'x-api-key': KEY }, `{"messages":"${PROMPT}`)).status).toBe(400);
     expect((await raw(a, 'POST', `/v1/${PROMPT.replace(/ /g, '-')}`, { 'x-api-key': KEY }, chatBody())).status).toBe(404);
-    // The lines are written when each request completes; give the pipes a moment.
+    // The lines are written when each request completes, in order: once a request sent after all the
+    // others has its line, every line of theirs has come through the pipe too.
+    const last = await fetch(`${a.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: chatBody() });
+    expect(last.status).toBe(200);
+    await last.text();
+    rids.push(last.headers.get('x-request-id')!);
     await waitFor(() => rids.every((rid) => a.output().includes(rid)), 5_000, 'the request lines');
-    await new Promise((r) => setTimeout(r, 300));
     const logs = `${a.output()}\n${dispatcher.output()}`;
     // The capture works: both processes logged, at trace level.
     expect(a.output()).toContain('"principal":"tenant:tenant-canary"');

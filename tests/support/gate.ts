@@ -1,3 +1,6 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { redisNames } from '@infergate/shared';
 import { startService, waitFor, type Service } from './services.js';
 
 /*
@@ -73,4 +76,36 @@ export function startDispatcher(env: Record<string, string>, engineUrl: string, 
   return startService('dispatcher', { ...FAST_POLL, ...env, ENGINE_URL: engineUrl, DISPATCHER_ID: id, ...extra });
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Where a fleet's queues are and which ingress reports its dispatchers. */
+export interface FleetAddress {
+  readonly ingressUrl: string;
+  readonly redisUrl: string;
+  readonly prefix: string;
+}
+
+/**
+ * Waits until `count` jobs of `model` are in its queue, then until the
+ * dispatcher of every engine in `engineUrls` has written its state two
+ * heartbeats later. A gate that let work through would have had its
+ * dispatcher pull a job within a round trip of it arriving, so from then on
+ * "the engine saw nothing" is an observation, not a hope. Returns those
+ * states, each written after the jobs were queued.
+ */
+export async function heldBack(fleet: FleetAddress, model: string, count: number, engineUrls: readonly string[]): Promise<BackendDetail[]> {
+  const connection = new Redis(fleet.redisUrl);
+  const names = redisNames(fleet.prefix);
+  const queue = new Queue(names.queueName(model), { connection, prefix: names.bullPrefix });
+  try {
+    await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized', 'active')) === count, 20_000, `${count} ${model} jobs queued`);
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+  const queuedAt = Date.now();
+  const later = queuedAt + 2 * Number(FAST_POLL.HEARTBEAT_INTERVAL_SECONDS) * 1000;
+  return waitFor(async () => {
+    const { details } = await health(fleet.ingressUrl);
+    const states = engineUrls.map((url) => details.find((d) => d.backend === url));
+    return states.every((d) => d !== undefined && Number(d.last_heartbeat) * 1000 > later) ? (states as BackendDetail[]) : undefined;
+  }, 20_000, `a heartbeat of ${engineUrls.join(', ')} after the ${model} jobs were queued`);
+}

@@ -7,18 +7,23 @@ export function startService(name: ServiceName, env: Record<string, string>, arg
   return spawnService(name, { ...process.env, LOG_LEVEL: 'warn', ...env }, { args });
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+/**
+ * Polls `check` until it returns a truthy value or `timeoutMs` passes. It
+ * gives up only after a check that began past the deadline: one that began
+ * before it and came back late (a stalled machine) says nothing about now.
+ */
 export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 20_000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
+    const late = Date.now() > deadline;
     try {
       const v = await check();
       if (v) return v as NonNullable<T>;
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (late) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -202,7 +202,9 @@ describe('llamacpp deferral', () => {
     await first.until((t) => t.includes(' t0'));
     const deferred = call(sim.url, '/completion', { body: { prompt: 'b', stream: true } });
     await eventually(() => sim.stats().waiting === 1);
-    await new Promise((r) => setTimeout(r, 60));
+    // A token the running request got after the deferral: a status line sent on deferring would have come first.
+    const sofar = first.text.length;
+    await first.until((t) => t.length > sofar);
     expect(deferred.head).toBeUndefined();
     expect((await fetchRaw(sim.url, '/metrics')).body).toMatch(/^llamacpp:requests_deferred 1$/m);
     await first.done;

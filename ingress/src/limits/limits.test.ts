@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { isGatewayError, redisNames, type GatewayError, type RedisNames } from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../../tests/support/redis.js';
+import { waitFor } from '../../../tests/support/services.js';
 import type { Principal } from '../auth/principal.js';
 import { KeyLimiter } from './keyLimiter.js';
 
@@ -49,7 +50,6 @@ async function refusal(attempt: Promise<unknown>): Promise<GatewayError | undefi
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('per-key limits across ingress nodes', () => {
   it('allows a minute’s requests at once, then refuses with the wait until the next one', async () => {
@@ -82,7 +82,9 @@ describe('per-key limits across ingress nodes', () => {
     expect((await refusal(b.acquire(p, 'two')))?.code).toBe('concurrency_limited');
     release();
     release();
-    await sleep(20);
+    // The release travels on a's connection and b asks on its own: wait for it to land.
+    const view = direct();
+    await waitFor(async () => (await view.zscore(names.principalLeases(`key:${p.id}`), 'one')) === null, 5_000, 'the lease released');
     const again = await b.acquire(p, 'two');
     expect((await refusal(a.acquire(p, 'three')))?.code).toBe('concurrency_limited');
     again();
@@ -97,7 +99,12 @@ describe('per-key limits across ingress nodes', () => {
     await dying.acquire(p, 'dying');
     dying.close(); // no more renewals, no release: as if the process was killed
     expect((await refusal(survivor.acquire(p, 'x')))?.code).toBe('concurrency_limited');
-    await sleep(3_000);
+    const leases = names.principalLeases(`key:${p.id}`);
+    const view = direct();
+    const expiry = async (rid: string) => Number(await view.zscore(leases, rid));
+    const dyingExpiry = await expiry('dying');
+    // Redis's clock has passed the dead lease's expiry, and the live node has renewed its own beyond it.
+    await waitFor(async () => Date.now() > dyingExpiry && (await expiry('live')) > dyingExpiry, 10_000, 'the dead lease to lapse');
     // The dead node's lease expired; the live node renewed its own.
     expect(await refusal(survivor.acquire(p, 'y'))).toBeUndefined();
     expect((await refusal(survivor.acquire(p, 'z')))?.code).toBe('concurrency_limited');
