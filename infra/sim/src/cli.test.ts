@@ -29,8 +29,16 @@ function startCli(args: string[]) {
 
 const urlOf = (line: string): string => /(http:\/\/\S+)$/.exec(line)![1]!;
 
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+// tsx runs the simulator in a child process of its own and passes SIGTERM on; a SIGKILL would orphan that child.
+afterEach(async () => {
+  await Promise.all(
+    children.splice(0).map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      const gone = new Promise((resolve) => c.once('exit', resolve));
+      c.kill('SIGTERM');
+      await gone;
+    }),
+  );
 });
 
 describe('npm run sim', () => {

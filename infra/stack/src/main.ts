@@ -1,13 +1,16 @@
-import closeWithGrace from 'close-with-grace';
 import { authenticationConfigured, childEnvironment, loadConfig, loadConfigOrExit, type Env, type StackConfig } from '@infergate/shared';
 import { freePort } from './ports.js';
 import { NoRedisError, provideRedis, type RedisHandle } from './redisProvider.js';
 import { spawnService, type ServiceName, type ServiceProcess } from './serviceProcess.js';
+import { onStopSignals } from './stopSignals.js';
 
 /*
  * `npm start`: a complete local stack in one process tree: Redis, one
  * dispatcher per engine in BACKENDS (or two simulated llama.cpp engines),
- * and one ingress on PORT. Ctrl-C stops everything.
+ * and one ingress on PORT. Ctrl-C stops everything, once and in order: each
+ * service runs in a process group of its own, so the terminal's signal
+ * reaches only this launcher, which stops the ingress, the dispatchers, the
+ * engines and then Redis, each awaited.
  */
 
 function say(message: string): void {
@@ -45,31 +48,36 @@ function ingressAuthenticates(env: Env): boolean {
 async function main(config: StackConfig): Promise<void> {
   const children: ServiceProcess[] = [];
   let redis: RedisHandle | undefined;
+  let stopping = false;
+  const stack = onStopSignals({
+    graceMs: 40_000,
+    stop: async (reason) => {
+      stopping = true;
+      say(`${reason}: stopping`);
+      // The ingress first, so no request arrives at a dispatcher that is leaving; Redis last, so no dispatcher loses it.
+      for (const name of ['ingress', 'dispatcher', 'sim'] as const) {
+        await Promise.all(children.filter((c) => c.name === name).map((c) => c.stop('SIGTERM')));
+      }
+      await redis?.stop();
+      say('stopped');
+    },
+    force: (reason) => {
+      say(`${reason}: killing everything`);
+      for (const c of children) c.child.kill('SIGKILL');
+      void redis?.kill();
+    },
+  });
   const start = (name: ServiceName, label: string, env: Record<string, string>, args?: string[]) => {
-    const child = spawnService(name, childEnvironment(env), { onLine: prefixed(label), useBuild: false, ...(args ? { args } : {}) });
+    const child = spawnService(name, childEnvironment(env), { onLine: prefixed(label), useBuild: false, ownProcessGroup: true, ...(args ? { args } : {}) });
     children.push(child);
     void child.exited.then((code) => {
-      if (!stopping) say(`${label} exited (${code}); stopping the stack`);
-      if (!stopping) process.kill(process.pid, 'SIGTERM');
+      if (!stopping) stack.trigger(`${label} exited (${code})`);
     });
     return child;
   };
-  let stopping = false;
-
-  closeWithGrace({ delay: 40_000 }, async ({ signal, err }) => {
-    stopping = true;
-    if (err) say(`error: ${err.message}`);
-    else say(`${signal ?? 'stop'}: stopping`);
-    // The ingress first, so no request arrives at a dispatcher that is leaving.
-    for (const name of ['ingress', 'dispatcher', 'sim'] as const) {
-      await Promise.all(children.filter((c) => c.name === name).map((c) => c.stop('SIGTERM')));
-    }
-    await redis?.stop();
-    say('stopped');
-  });
 
   try {
-    redis = await provideRedis(config.REDIS_URL ? { url: config.REDIS_URL } : {});
+    redis = await provideRedis(config.REDIS_URL ? { url: config.REDIS_URL } : { ownProcessGroup: true });
   } catch (err) {
     if (err instanceof NoRedisError) {
       say(err.message);

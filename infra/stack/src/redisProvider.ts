@@ -30,6 +30,8 @@ export interface LocalServerOptions {
   readonly acl?: { readonly user: string; readonly password: string };
   /** Serves TLS only; the certificate file doubles as the CA clients trust. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** A redis-server in a process group of its own, out of reach of a terminal's Ctrl-C (see SpawnOptions). */
+  readonly ownProcessGroup?: boolean;
 }
 
 async function waitForPing(url: string, ca: Buffer | undefined, timeoutMs = 10_000): Promise<void> {
@@ -55,7 +57,7 @@ async function waitForPing(url: string, ca: Buffer | undefined, timeoutMs = 10_0
   }
 }
 
-async function startLocalServer({ extraArgs = [], acl, tls }: LocalServerOptions): Promise<RedisHandle> {
+async function startLocalServer({ extraArgs = [], acl, tls, ownProcessGroup = false }: LocalServerOptions): Promise<RedisHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ig-redis-'));
   const userinfo = acl ? `${encodeURIComponent(acl.user)}:${encodeURIComponent(acl.password)}@` : '';
@@ -72,7 +74,7 @@ async function startLocalServer({ extraArgs = [], acl, tls }: LocalServerOptions
       'redis-server',
       [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
         '--client-output-buffer-limit', 'pubsub', '256mb', '64mb', '60', ...users, ...extraArgs],
-      { stdio: 'ignore' },
+      { stdio: 'ignore', detached: ownProcessGroup },
     );
     await waitForPing(url, ca);
   };

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /*
  * Runs infergate's own entry points as separate processes, the way Compose
@@ -17,6 +18,9 @@ const ENTRY = {
 } as const;
 
 export type ServiceName = keyof typeof ENTRY;
+
+// Node resolves `--import` against the working directory; by path the loader is found from any directory.
+const TSX_LOADER = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
 
 /**
  * The process environment the images set (infra/docker/Dockerfile), so a
@@ -43,22 +47,30 @@ export interface SpawnOptions {
   /** Called with each output line instead of buffering it. */
   readonly onLine?: (line: string) => void;
   readonly useBuild?: boolean;
+  /** The working directory, where the service looks for `.env`; the repository root by default. */
+  readonly cwd?: string;
   /** Extra node flags, e.g. `--cpu-prof` for benchmarks. */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Runs the service in a process group of its own, so a terminal's Ctrl-C (sent to the whole
+   * foreground group) reaches only the parent, which stops the service itself, once and in order.
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 function entryArgs(name: ServiceName, useBuild: boolean): string[] {
   const built = join(ROOT, ENTRY[name], 'dist', 'main.js');
   if (useBuild && existsSync(built)) return [built];
-  return ['--import', 'tsx', '--conditions=development', join(ROOT, ENTRY[name], 'src', 'main.ts')];
+  return ['--import', TSX_LOADER, '--conditions=development', join(ROOT, ENTRY[name], 'src', 'main.ts')];
 }
 
 export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, options: SpawnOptions = {}): ServiceProcess {
   const argv = [...(options.nodeArgs ?? []), ...entryArgs(name, options.useBuild ?? false), ...(options.args ?? [])];
   const child = spawn(process.execPath, argv, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...RUNTIME_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownProcessGroup ?? false,
   });
   let out = '';
   let partial = '';

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { affinityDispatcherFields, affinityIngressFields } from './affinityFields.js';
+import { loadDotEnv } from './dotenv.js';
 import { ConfigError, resolveFileVariables, type Env } from './env.js';
 import { checkRedisForm, commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
 import { observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
 import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
 
+export { loadDotEnv } from './dotenv.js';
 export { ConfigError, type Env } from './env.js';
 
 const allIngressFields = {
@@ -73,11 +75,14 @@ export function childEnvironment(overrides: Record<string, string>): NodeJS.Proc
 export const EXIT_CONFIG = 78;
 
 /**
- * `loadConfig` for an entry point: a configuration error is printed with the
- * program's name and ends the process; nothing else is caught.
+ * `loadConfig` for an entry point, after adding `.env` from the working
+ * directory to the environment: a configuration error is printed with the
+ * program's name and ends the process; nothing else is caught. Every entry
+ * point (`npm start`, the ingress, the dispatcher) reads `.env` here.
  */
 export function loadConfigOrExit<R extends Role>(role: R, program: string): ConfigOf<R> {
   try {
+    loadDotEnv();
     return loadConfig(role);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
