@@ -59,7 +59,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     models: () => registry.knownModels,
     liveDispatchers: () => registry.live.length,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
-    inspector: new QueueInspector(commands, (model) => queues.queue(model)),
+    inspector: new QueueInspector(commands, queues.forInspection, names.laneSet),
   });
   const lanes = new LaneRouter(
     config,

@@ -22,6 +22,9 @@ export class JobQueues {
     return this.named(this.names.laneQueueName(model, dispatcherId));
   }
 
+  /** A model's queue, or with `lane` that dispatcher's lane of it (the inspector's view). */
+  readonly forInspection = (model: string, lane?: string): Queue => (lane === undefined ? this.queue(model) : this.lane(model, lane));
+
   private named(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {

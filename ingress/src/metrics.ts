@@ -124,6 +124,18 @@ export class IngressMetrics {
       },
     });
     new Gauge({
+      name: 'infergate_lane_jobs',
+      help: 'Jobs in each dispatcher\'s affinity lane of a model, by state (not in infergate_queue_jobs); aggregate with max.',
+      labelNames: ['model', 'lane', 'state'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of await queues()) {
+          for (const l of q.lanes) for (const state of QUEUE_GAUGE_STATES) this.set({ model: q.model, lane: l.dispatcher, state }, l.counts[state]);
+        }
+      },
+    });
+    new Gauge({
       name: 'infergate_queue_oldest_job_age_seconds',
       help: 'How long the job next in line has waited; 0 when the queue is empty.',
       labelNames: ['model'] as const,

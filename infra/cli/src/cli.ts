@@ -87,7 +87,7 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
   redis.on('error', (err: Error) => (lastError = err.message));
   const names = redisNames(config.REDIS_PREFIX);
   const queues = new CliQueues(redis, names);
-  const inspector = new QueueInspector(redis, queues.queue);
+  const inspector = new QueueInspector(redis, queues.queue, names.laneSet);
   try {
     try {
       await waitReady(redis, CONNECT_TIMEOUT_MS);

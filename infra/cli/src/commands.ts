@@ -51,10 +51,14 @@ async function knownModel(s: Session, args: CommandArgs): Promise<string> {
   return model;
 }
 
+/** One row per model queue, then one per affinity lane of it (`model lane <dispatcher>`). */
 function queuesTable(queues: readonly QueueSummary[]): string {
   return table(
     ['MODEL', 'PAUSED', 'WAITING', 'PRIORITIZED', 'DELAYED', 'ACTIVE', 'OLDEST'],
-    queues.map((q) => [q.model, q.paused ? 'yes' : 'no', q.counts.waiting, q.counts.prioritized, q.counts.delayed, q.counts.active, duration(q.oldestAgeMs)]),
+    queues.flatMap((q) => [
+      [q.model, q.paused ? 'yes' : 'no', q.counts.waiting, q.counts.prioritized, q.counts.delayed, q.counts.active, duration(q.oldestAgeMs)],
+      ...q.lanes.map((l) => [`${q.model} lane ${l.dispatcher}`, q.paused ? 'yes' : 'no', l.counts.waiting, l.counts.prioritized, l.counts.delayed, l.counts.active, duration(l.oldestAgeMs)]),
+    ]),
   );
 }
 
@@ -80,8 +84,8 @@ export const commands: Readonly<Record<string, Command>> = {
     for (const state of states) if (!isQueueJobState(state)) throw new UsageError(`unknown job state '${state}'`);
     const jobs = await s.inspector.jobs(model, states as QueueJobState[], args.limit === undefined ? DEFAULT_JOB_LIMIT : Number(args.limit));
     const text = table(
-      ['ID', 'STATE', 'AGE', 'PRIORITY', 'ATTEMPTS', 'DISPATCHER', 'KEY', 'PATH'],
-      jobs.map((j) => [j.id, j.state, duration(j.ageMs), j.priority, j.attempts, j.dispatcher ?? '-', j.keyId ?? '-', j.path ?? '-']),
+      ['ID', 'STATE', 'AGE', 'PRIORITY', 'ATTEMPTS', 'DISPATCHER', 'KEY', 'PATH', 'LANE'],
+      jobs.map((j) => [j.id, j.state, duration(j.ageMs), j.priority, j.attempts, j.dispatcher ?? '-', j.keyId ?? '-', j.path ?? '-', j.lane ?? '-']),
     );
     return { data: jobs, text };
   },

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { RedisClient, RedisNames } from '@infergate/shared';
 
-/** The model queues one CLI run touches, opened on first use on the CLI's connection. */
+/** The model queues (and lanes) one CLI run touches, opened on first use on the CLI's connection. */
 export class CliQueues {
   private readonly queues = new Map<string, Queue>();
 
@@ -10,12 +10,14 @@ export class CliQueues {
     private readonly names: RedisNames,
   ) {}
 
-  readonly queue = (model: string): Queue => {
-    let q = this.queues.get(model);
+  /** A model's queue, or with `lane` that dispatcher's affinity lane of it. */
+  readonly queue = (model: string, lane?: string): Queue => {
+    const name = lane === undefined ? this.names.queueName(model) : this.names.laneQueueName(model, lane);
+    let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(this.names.queueName(model), { connection: this.redis, prefix: this.names.bullPrefix });
+      q = new Queue(name, { connection: this.redis, prefix: this.names.bullPrefix });
       q.on('error', () => undefined);
-      this.queues.set(model, q);
+      this.queues.set(name, q);
     }
     return q;
   };

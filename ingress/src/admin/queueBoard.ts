@@ -20,18 +20,27 @@ export async function queueBoard(app: FastifyInstance, ctx: IngressContext): Pro
   const board = createBullBoard({ queues: [], serverAdapter, options: { uiConfig: { boardTitle: 'infergate' } } });
   let shown: string | undefined;
   // Dispatchers announce models at any time; the board catches up on its next request.
+  // Lanes come and go with dispatchers: the live ones of each model are shown beside it.
   app.addHook('onRequest', async () => {
     const models = [...ctx.registry.knownModels].sort();
-    const key = models.join('\n');
+    const boards = models.flatMap((model) => [
+      { queue: ctx.queues.queue(model), name: model, description: `model ${model}` },
+      ...ctx.lanes.laneOwners(model).sort().map((owner) => ({
+        queue: ctx.queues.lane(model, owner),
+        name: `${model} lane ${owner}`,
+        description: `jobs of model ${model} waiting for the cache of dispatcher ${owner}`,
+      })),
+    ]);
+    const key = boards.map((b) => b.name).join('\n');
     if (key === shown) return;
     shown = key;
-    board.replaceQueues(models.map((model) => boardQueue(ctx.queues.queue(model), model)));
+    board.replaceQueues(boards.map((b) => boardQueue(b.queue, b.name, b.description)));
   });
   await app.register(serverAdapter.registerPlugin());
 }
 
-function boardQueue(queue: Queue, model: string): BullMQAdapter {
-  const adapter = new BullMQAdapter(queue, { readOnlyMode: true, displayName: model, description: `model ${model}` });
+function boardQueue(queue: Queue, displayName: string, description: string): BullMQAdapter {
+  const adapter = new BullMQAdapter(queue, { readOnlyMode: true, displayName, description });
   adapter.setFormatter('data', (data: unknown) =>
     isInferenceJob(data)
       ? { rid: data.rid, model: data.model, method: data.method, path: data.path.split('?')[0], stream: data.stream, enqueuedAt: new Date(data.enqueuedAt).toISOString(), deadline: new Date(data.deadline).toISOString() }

@@ -19,6 +19,7 @@ export class Placement {
   private moving: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private inLane: boolean;
+  private closed = false;
   private readonly shared: Queue;
   private readonly enqueuedAt = Date.now();
 
@@ -57,7 +58,14 @@ export class Placement {
     if (this.lane && this.inLane) this.metrics.leftLane(this.job.model, 'served', (Date.now() - this.enqueuedAt) / 1000);
   }
 
+  /** The request is over, however it ended (an operator's cancel, a deadline): no steal may follow. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.closed = true;
+  }
+
   private steal(): void {
+    if (this.closed) return;
     const lane = this.lane!;
     this.moving = (async () => {
       if (!(await this.queues.removeWaiting(this.job.model, this.job.rid, lane))) {

@@ -14,7 +14,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: IngressContext): Pr
   const key = ctx.config.ADMIN_API_KEY;
   if (key === undefined) return;
   const adminKey = new AdminKey(key);
-  const inspector = new QueueInspector(ctx.commands, (model) => ctx.queues.queue(model));
+  const inspector = new QueueInspector(ctx.commands, ctx.queues.forInspection, ctx.names.laneSet);
   // Loaded only when the UI is served: bull-board and its view engine take about a second to import.
   const { QUEUE_BOARD_PATH, queueBoard } = await import('../admin/queueBoard.js');
   await app.register(

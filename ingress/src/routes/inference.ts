@@ -105,6 +105,7 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
         },
         retryAfterSeconds: () => Math.ceil(config.QUEUE_WAIT_TIMEOUT_SECONDS / 4),
         settled: (outcome: RelayOutcome) => {
+          placement.close();
           release?.();
           router.remove(rid);
           ctx.onSettled(request, model, outcome, Date.now() - enqueuedAt);

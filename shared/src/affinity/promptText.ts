@@ -6,8 +6,11 @@
  * be what the engine sees.
  */
 
-/** Separates messages and fields, so `["ab","c"]` and `["a","bc"]` differ. */
-const SEP = '\u0001';
+/**
+ * Separates messages and fields, so `["ab","c"]` and `["a","bc"]` differ: a
+ * printable symbol (␞) rather than a control character, rare in prompts.
+ */
+const SEP = '\u241e';
 
 /**
  * Claude Code (≥ 2.1.69) writes a per-request billing line into its system
@@ -15,7 +18,7 @@ const SEP = '\u0001';
  * would make every request's first block unique and no prefix would ever match.
  * The line starts a line or a content part, and ends at a newline or the end of its part.
  */
-const VOLATILE_LINE = /(^|\u0001)x-anthropic-billing-header:[^\n\u0001]*\n?/gm;
+const VOLATILE_LINE = /(^|\u241e)x-anthropic-billing-header:[^\n\u241e]*\n?/gm;
 const VOLATILE_MARK = 'x-anthropic-billing-header:';
 
 export function stripVolatile(text: string): string {

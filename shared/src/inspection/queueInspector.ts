@@ -13,13 +13,24 @@ export function isQueueJobState(value: string): value is QueueJobState {
   return (QUEUE_JOB_STATES as readonly string[]).includes(value);
 }
 
-export interface QueueSummary {
-  readonly model: string;
-  readonly queue: string;
-  readonly paused: boolean;
+interface Occupancy {
   readonly counts: Readonly<Record<QueueJobState, number>>;
   /** How long the oldest waiting job has waited, in ms; null when nothing waits. */
   readonly oldestAgeMs: number | null;
+}
+
+/** One dispatcher's affinity lane of a model: jobs placed for its engine's cache (docs/design.md). */
+export interface LaneSummary extends Occupancy {
+  readonly dispatcher: string;
+  readonly queue: string;
+}
+
+export interface QueueSummary extends Occupancy {
+  readonly model: string;
+  readonly queue: string;
+  readonly paused: boolean;
+  /** The model's lanes; their jobs are not in `counts`. */
+  readonly lanes: readonly LaneSummary[];
 }
 
 /**
@@ -36,6 +47,8 @@ export interface JobSummary {
   readonly attempts: number;
   /** The dispatcher holding (or last holding) the job: BullMQ's `processedBy`, the worker name. */
   readonly dispatcher: string | null;
+  /** The dispatcher whose affinity lane holds the job; null in the shared queue. */
+  readonly lane: string | null;
   /** The client key the request came with, when the ingress stamped one on the job. */
   readonly keyId: string | null;
   /** Path without its query string. */
@@ -47,6 +60,7 @@ export interface LocatedJob {
   readonly model: string;
   readonly state: QueueJobState;
   readonly queue: Queue;
+  readonly lane: string | null;
 }
 
 /**
@@ -72,18 +86,38 @@ export const MAX_JOB_LIMIT = 500;
 export class QueueInspector {
   /**
    * @param redis - a connection for the reads BullMQ has no call for.
-   * @param queue - the queue of a model.
+   * @param queue - the queue of a model, or with `lane` that dispatcher's affinity lane of it.
+   * @param laneSet - the key listing a model's lanes (RedisNames.laneSet); without it no lane is shown.
    */
   constructor(
     private readonly redis: RedisClient,
-    readonly queue: (model: string) => Queue,
+    readonly queue: (model: string, lane?: string) => Queue,
+    private readonly laneSet?: (model: string) => string,
   ) {}
 
   async summary(model: string, now = Date.now()): Promise<QueueSummary> {
     const q = this.queue(model);
-    const [counts, paused, fifoHead, bandHeads] = await Promise.all([
+    const [occupancy, paused, lanes] = await Promise.all([this.occupancy(q, now), q.isPaused(), this.laneSummaries(model, now)]);
+    return { model, queue: q.name, paused, ...occupancy, lanes };
+  }
+
+  /** Dispatchers with a lane for the model, sorted. */
+  async lanes(model: string): Promise<string[]> {
+    return this.laneSet ? (await this.redis.smembers(this.laneSet(model))).sort() : [];
+  }
+
+  private async laneSummaries(model: string, now: number): Promise<LaneSummary[]> {
+    return Promise.all(
+      (await this.lanes(model)).map(async (dispatcher) => {
+        const q = this.queue(model, dispatcher);
+        return { dispatcher, queue: q.name, ...(await this.occupancy(q, now)) };
+      }),
+    );
+  }
+
+  private async occupancy(q: Queue, now: number): Promise<Occupancy> {
+    const [counts, fifoHead, bandHeads] = await Promise.all([
       q.getJobCounts(...QUEUE_JOB_STATES),
-      q.isPaused(),
       q.getRanges(['wait'], 0, 0, true),
       this.priorityBandHeads(q),
     ]);
@@ -91,9 +125,6 @@ export class QueueInspector {
     const stamps = await Promise.all(heads.map((id) => this.redis.hget(q.toKey(id), 'timestamp')));
     const times = stamps.filter((s): s is string => s !== null).map(Number);
     return {
-      model,
-      queue: q.name,
-      paused,
       counts: Object.fromEntries(QUEUE_JOB_STATES.map((s) => [s, counts[s] ?? 0])) as Record<QueueJobState, number>,
       oldestAgeMs: times.length > 0 ? Math.max(0, now - Math.min(...times)) : null,
     };
@@ -120,39 +151,49 @@ export class QueueInspector {
     return Promise.all([...models].sort().map((m) => this.summary(m, now)));
   }
 
-  /** Jobs of one model in the given states, oldest first, at most `limit` per state. */
+  /** Jobs of one model in the given states, oldest first, at most `limit` per state and queue (shared, then each lane). */
   async jobs(model: string, states: readonly QueueJobState[], limit = DEFAULT_JOB_LIMIT): Promise<JobSummary[]> {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_JOB_LIMIT) {
       throw gatewayError('invalid_parameter', `limit must be an integer from 1 to ${MAX_JOB_LIMIT}.`, { param: 'limit' });
     }
-    const q = this.queue(model);
     const now = Date.now();
-    const perState = await Promise.all(
-      states.map(async (state) => (await q.getJobs([state], 0, limit - 1, true)).map((job) => describeJob(job, model, state, now))),
+    const sources = [null, ...(await this.lanes(model))];
+    const perQueue = await Promise.all(
+      sources.flatMap((lane) => {
+        const q = this.queue(model, lane ?? undefined);
+        return states.map(async (state) => (await q.getJobs([state], 0, limit - 1, true)).map((job) => describeJob(job, model, state, now, lane)));
+      }),
     );
-    return perState.flat();
+    return perQueue.flat();
   }
 
-  /** Finds which of `models` holds job `id`, and in what state; undefined when none does. */
+  /** Finds which queue (shared or lane) of `models` holds job `id`, and in what state; undefined when none does. */
   async locate(id: string, models: Iterable<string>): Promise<LocatedJob | undefined> {
     const found = await Promise.all(
       [...models].map(async (model) => {
-        const queue = this.queue(model);
-        const state = await queue.getJobState(id);
-        return isQueueJobState(state) ? { model, state, queue } : undefined;
+        const sources = [null, ...(await this.lanes(model))];
+        const states = await Promise.all(
+          sources.map(async (lane) => {
+            const queue = this.queue(model, lane ?? undefined);
+            const state = await queue.getJobState(id);
+            return isQueueJobState(state) ? { model, state, queue, lane } : undefined;
+          }),
+        );
+        return states.find((f) => f !== undefined);
       }),
     );
     return found.find((f) => f !== undefined);
   }
 
+  /** Pauses or resumes a model's queue and its lanes: a paused model starts nothing, wherever its jobs wait. */
   async setPaused(model: string, paused: boolean): Promise<QueueSummary> {
-    const q = this.queue(model);
-    await (paused ? q.pause() : q.resume());
+    const queues = [this.queue(model), ...(await this.lanes(model)).map((lane) => this.queue(model, lane))];
+    await Promise.all(queues.map((q) => (paused ? q.pause() : q.resume())));
     return this.summary(model);
   }
 }
 
-function describeJob(job: Job, model: string, state: QueueJobState, now: number): JobSummary {
+function describeJob(job: Job, model: string, state: QueueJobState, now: number, lane: string | null): JobSummary {
   const data = (job.data ?? {}) as { keyId?: unknown; path?: unknown; stream?: unknown };
   return {
     id: job.id ?? '',
@@ -163,6 +204,7 @@ function describeJob(job: Job, model: string, state: QueueJobState, now: number)
     priority: job.priority ?? 0,
     attempts: job.attemptsStarted ?? 0,
     dispatcher: job.processedBy ?? null,
+    lane,
     keyId: typeof data.keyId === 'string' ? data.keyId : null,
     path: typeof data.path === 'string' ? data.path.split('?')[0]! : null,
     stream: typeof data.stream === 'boolean' ? data.stream : null,

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import type { AffinityKeys, DispatcherState } from '@infergate/shared';
+import { chooseLane, type LookupReading } from './laneChoice.js';
+
+const keys: AffinityKeys = { chain: { hashes: ['h0', 'h1', 'h2', 'h3'], covers: [256, 512, 768, 1024], promptChars: 2048 } };
+const settings = { imbalanceFreeSlots: 1, laneWaitingPerSlot: 2 };
+
+function engine(id: string, free: number, extra: Partial<DispatcherState> = {}): DispatcherState {
+  return {
+    id, engineUrl: `http://${id}`, engineKind: 'llamacpp', models: ['m'], ready: true,
+    slots: { total: 2, busy: 2 - free, free }, inFlight: 2 - free, outsideLoad: 0, blockedBy: null, lastError: null,
+    startedAt: 0, updatedAt: Date.now(), draining: false, affinityEpoch: 'e1', ...extra,
+  };
+}
+const at = (dispatcher: string, epoch = 'e1') => ({ dispatcher, epoch });
+const reading = (blocks: LookupReading['blocks'], extra: Partial<LookupReading> = {}): LookupReading => ({ session: undefined, blocks, laneWaiting: new Map(), ...extra });
+
+describe('lane choice', () => {
+  it('follows the longest indexed prefix, and reports the share of the prompt it covers', () => {
+    const choice = chooseLane(keys, reading([at('a'), at('a'), at('b'), undefined]), [engine('a', 2), engine('b', 2)], settings);
+    expect(choice).toEqual({ lane: 'b', via: 'prefix', matchedShare: 768 / 2048 });
+  });
+
+  it('prefers the session over the prefix', () => {
+    const choice = chooseLane(keys, reading([at('a'), at('a')], { session: at('b') }), [engine('a', 2), engine('b', 2)], settings);
+    expect(choice).toMatchObject({ lane: 'b', via: 'session', matchedShare: 0 });
+  });
+
+  it('ignores entries of another cache epoch (the engine restarted) or of a dispatcher that is gone', () => {
+    expect(chooseLane(keys, reading([at('a', 'old')]), [engine('a', 2)], settings)).toEqual({ miss: 'owner_gone', matchedShare: 0 });
+    expect(chooseLane(keys, reading([at('z')]), [engine('a', 2)], settings)).toEqual({ miss: 'owner_gone', matchedShare: 0 });
+    expect(chooseLane(keys, reading([undefined]), [engine('a', 2)], settings)).toEqual({ miss: 'no_entry', matchedShare: 0 });
+    // A shorter prefix held in the current epoch still counts.
+    expect(chooseLane(keys, reading([at('a'), at('b', 'old')]), [engine('a', 2), engine('b', 2)], settings)).toMatchObject({ lane: 'a' });
+  });
+
+  it('skips an owner that is draining, not ready or blocked', () => {
+    for (const extra of [{ draining: true }, { ready: false }, { blockedBy: 'engine queue 4 > MAX_ALLOWED_DEFERRED' }]) {
+      expect(chooseLane(keys, reading([at('a')]), [engine('a', 2, extra), engine('b', 2)], settings)).toMatchObject({ miss: 'owner_unavailable' });
+    }
+  });
+
+  it('skips a full owner while another engine has a free slot, and waits for it when none has', () => {
+    expect(chooseLane(keys, reading([at('a')]), [engine('a', 0), engine('b', 1)], settings)).toMatchObject({ miss: 'owner_busy' });
+    expect(chooseLane(keys, reading([at('a')]), [engine('a', 0), engine('b', 0)], settings)).toMatchObject({ lane: 'a' });
+    // Waiting lane jobs use up the free slots the registry shows.
+    const queued = reading([at('a')], { laneWaiting: new Map([['a', 1], ['b', 1]]) });
+    expect(chooseLane(keys, queued, [engine('a', 1), engine('b', 2)], settings)).toMatchObject({ miss: 'owner_busy' });
+    expect(chooseLane(keys, reading([at('a')]), [engine('a', 0), engine('b', 2)], { ...settings, imbalanceFreeSlots: 0 })).toMatchObject({ lane: 'a' });
+  });
+
+  it('skips a lane that already holds its share of waiting jobs', () => {
+    const deep = reading([at('a')], { laneWaiting: new Map([['a', 4]]) });
+    expect(chooseLane(keys, deep, [engine('a', 0), engine('b', 0)], settings)).toMatchObject({ miss: 'lane_full' });
+  });
+});
