@@ -14,7 +14,6 @@ import {
   type Logger,
   workerConnection,
 } from '@infergate/shared';
-import { LaneMetrics } from './affinity/affinityMetrics.js';
 import { cacheFigures } from './affinity/engineCacheFigures.js';
 import { AffinityLanes } from './affinity/lanes.js';
 import { CapacityGate } from './capacityGate.js';
@@ -79,7 +78,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     draining: () => draining,
     redisConnections: () => ({ commands: commands.status === 'ready', control: control.ready }),
   });
-  const laneMetrics = new LaneMetrics(metrics.registry);
+  const laneMetrics = metrics.lanes;
   const monitor = new EngineMonitor(
     adapter,
     gate,

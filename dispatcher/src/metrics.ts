@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { LaneMetrics } from './affinity/affinityMetrics.js';
 import type { CapacityGate } from './capacityGate.js';
 import type { JobOutcome } from './jobRunner.js';
 
@@ -24,6 +25,8 @@ export interface DispatcherProbes {
  */
 export class DispatcherMetrics {
   readonly registry = new Registry();
+  /** Cache-affinity series: lane pulls and moves, the engine's own cache figures. */
+  readonly lanes = new LaneMetrics(this.registry);
 
   private readonly pulls = new Counter({
     name: 'infergate_dispatcher_pulls_total',

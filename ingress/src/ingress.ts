@@ -12,7 +12,6 @@ import {
   type IngressConfig,
   type Logger,
 } from '@infergate/shared';
-import { AffinityMetrics } from './affinity/affinityMetrics.js';
 import { IndexLookup } from './affinity/indexLookup.js';
 import { LaneRouter } from './affinity/laneRouter.js';
 import { buildApp } from './app.js';
@@ -66,7 +65,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     registry,
     new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS),
     queues,
-    new AffinityMetrics(metrics.registry),
+    metrics.affinity,
   );
   const context: IngressContext = {
     config,

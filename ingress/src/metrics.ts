@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueInspector, QueueSummary } from '@infergate/shared';
+import { AffinityMetrics } from './affinity/affinityMetrics.js';
 import { ChunkGapHistogram } from './metricsChunkGaps.js';
 import type { RelayOutcome } from './requestRelay.js';
 
@@ -31,6 +32,8 @@ const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
  */
 export class IngressMetrics {
   readonly registry = new Registry();
+  /** Cache-affinity series, recorded by the lane router. */
+  readonly affinity = new AffinityMetrics(this.registry);
   private readonly relayed = new WeakSet<FastifyRequest>();
   private queueSnapshot: { readonly at: number; readonly summaries: Promise<QueueSummary[]> } | undefined;
 

@@ -116,6 +116,7 @@ describe('queue inspection', () => {
       priority: 0,
       attempts: 0,
       dispatcher: null,
+      lane: null,
       keyId: null,
       path: '/v1/chat/completions',
       stream: true,

@@ -205,7 +205,8 @@ describe('cache affinity', () => {
       const queues = (await admin('/queues')) as { data: Array<{ model: string; lanes: Array<{ dispatcher: string; counts: Record<string, number> }> }> };
       const lanes = queues.data.find((q) => q.model === MODEL)!.lanes;
       expect(lanes.map((l) => l.dispatcher)).toEqual(['d0', 'd1', 'd2']);
-      expect(lanes.find((l) => l.dispatcher === `d${home}`)!.counts.waiting + lanes.find((l) => l.dispatcher === `d${home}`)!.counts.prioritized).toBe(1);
+      const counts = lanes.find((l) => l.dispatcher === `d${home}`)!.counts;
+      expect((counts.waiting ?? 0) + (counts.prioritized ?? 0)).toBe(1);
       const jobs = (await admin(`/queues/${MODEL}/jobs`)) as { data: Array<{ lane: string | null; keyId: string | null }> };
       expect(jobs.data).toEqual([expect.objectContaining({ lane: `d${home}`, keyId: 'solo' })]);
       abort.abort();

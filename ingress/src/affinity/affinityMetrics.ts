@@ -1,14 +1,13 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 const WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-const SHARE_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1];
 
 /** Cache-affinity series of the ingress (docs/metrics.md), on the ingress's registry. */
 export class AffinityMetrics {
   private readonly routed: Counter<'model' | 'decision' | 'reason'>;
   private readonly steals: Counter<'model'>;
   private readonly laneWait: Histogram<'model' | 'result'>;
-  private readonly share: Histogram<'model'>;
+  private readonly promptChars: Counter<'model' | 'cache'>;
   private readonly lookup: Histogram<'model'>;
 
   constructor(registry: Registry) {
@@ -32,11 +31,10 @@ export class AffinityMetrics {
       buckets: WAIT_BUCKETS,
       registers,
     });
-    this.share = new Histogram({
-      name: 'infergate_affinity_matched_share',
-      help: 'Share of the prompt (characters) the index says the chosen engine already holds, per lane-routed request.',
-      labelNames: ['model'] as const,
-      buckets: SHARE_BUCKETS,
+    this.promptChars = new Counter({
+      name: 'infergate_affinity_prompt_chars_total',
+      help: 'Prompt characters of requests with affinity keys: hit (the prefix the index says the chosen lane\'s engine holds) or miss (the rest, and all of a request sent to the shared queue).',
+      labelNames: ['model', 'cache'] as const,
       registers,
     });
     this.lookup = new Histogram({
@@ -48,9 +46,11 @@ export class AffinityMetrics {
     });
   }
 
-  decided(model: string, decision: 'hit' | 'miss', reason: string, matchedShare: number): void {
+  /** `matchedChars` of the request's `promptChars` are held by the lane it went to (0 for a miss). */
+  decided(model: string, decision: 'hit' | 'miss', reason: string, matchedChars: number, promptChars: number): void {
     this.routed.inc({ model, decision, reason });
-    if (decision === 'hit') this.share.observe({ model }, matchedShare);
+    if (matchedChars > 0) this.promptChars.inc({ model, cache: 'hit' }, matchedChars);
+    if (promptChars > matchedChars) this.promptChars.inc({ model, cache: 'miss' }, promptChars - matchedChars);
   }
 
   lookedUp(model: string, seconds: number): void {

@@ -16,20 +16,20 @@ const at = (dispatcher: string, epoch = 'e1') => ({ dispatcher, epoch });
 const reading = (blocks: LookupReading['blocks'], extra: Partial<LookupReading> = {}): LookupReading => ({ session: undefined, blocks, laneWaiting: new Map(), ...extra });
 
 describe('lane choice', () => {
-  it('follows the longest indexed prefix, and reports the share of the prompt it covers', () => {
+  it('follows the longest indexed prefix, and reports how much of the prompt it covers', () => {
     const choice = chooseLane(keys, reading([at('a'), at('a'), at('b'), undefined]), [engine('a', 2), engine('b', 2)], settings);
-    expect(choice).toEqual({ lane: 'b', via: 'prefix', matchedShare: 768 / 2048 });
+    expect(choice).toEqual({ lane: 'b', via: 'prefix', matchedChars: 768 });
   });
 
   it('prefers the session over the prefix', () => {
     const choice = chooseLane(keys, reading([at('a'), at('a')], { session: at('b') }), [engine('a', 2), engine('b', 2)], settings);
-    expect(choice).toMatchObject({ lane: 'b', via: 'session', matchedShare: 0 });
+    expect(choice).toMatchObject({ lane: 'b', via: 'session', matchedChars: 0 });
   });
 
   it('ignores entries of another cache epoch (the engine restarted) or of a dispatcher that is gone', () => {
-    expect(chooseLane(keys, reading([at('a', 'old')]), [engine('a', 2)], settings)).toEqual({ miss: 'owner_gone', matchedShare: 0 });
-    expect(chooseLane(keys, reading([at('z')]), [engine('a', 2)], settings)).toEqual({ miss: 'owner_gone', matchedShare: 0 });
-    expect(chooseLane(keys, reading([undefined]), [engine('a', 2)], settings)).toEqual({ miss: 'no_entry', matchedShare: 0 });
+    expect(chooseLane(keys, reading([at('a', 'old')]), [engine('a', 2)], settings)).toEqual({ miss: 'owner_gone' });
+    expect(chooseLane(keys, reading([at('z')]), [engine('a', 2)], settings)).toEqual({ miss: 'owner_gone' });
+    expect(chooseLane(keys, reading([undefined]), [engine('a', 2)], settings)).toEqual({ miss: 'no_entry' });
     // A shorter prefix held in the current epoch still counts.
     expect(chooseLane(keys, reading([at('a'), at('b', 'old')]), [engine('a', 2), engine('b', 2)], settings)).toMatchObject({ lane: 'a' });
   });

@@ -19,8 +19,9 @@ export interface GuardSettings {
 export type MissReason = 'no_entry' | 'owner_gone' | 'owner_unavailable' | 'owner_busy' | 'lane_full';
 
 export type LaneChoice =
-  | { readonly lane: string; readonly via: 'session' | 'prefix'; readonly matchedShare: number }
-  | { readonly miss: MissReason; readonly matchedShare: number };
+  /** `matchedChars`: the prompt prefix the index says the lane's engine holds. */
+  | { readonly lane: string; readonly via: 'session' | 'prefix'; readonly matchedChars: number }
+  | { readonly miss: MissReason };
 
 /**
  * Picks the lane a request waits in, if any: the engine named by its session,
@@ -52,19 +53,19 @@ export function chooseLane(
     owner = sessionOwner;
     longest = matchedIndex(reading.blocks, sessionOwner.id);
   }
-  const matchedShare = longest < 0 || keys.chain.promptChars === 0 ? 0 : keys.chain.covers[longest]! / keys.chain.promptChars;
+  const matchedChars = longest < 0 ? 0 : keys.chain.covers[longest]!;
   if (!owner) {
     const named = reading.session !== undefined || reading.blocks.some((b) => b !== undefined);
-    return { miss: named ? 'owner_gone' : 'no_entry', matchedShare: 0 };
+    return { miss: named ? 'owner_gone' : 'no_entry' };
   }
-  if (!pullable(owner)) return { miss: 'owner_unavailable', matchedShare };
+  if (!pullable(owner)) return { miss: 'owner_unavailable' };
   const waiting = (d: DispatcherState) => reading.laneWaiting.get(d.id) ?? 0;
-  if (waiting(owner) >= owner.slots.total * settings.laneWaitingPerSlot) return { miss: 'lane_full', matchedShare };
+  if (waiting(owner) >= owner.slots.total * settings.laneWaitingPerSlot) return { miss: 'lane_full' };
   if (settings.imbalanceFreeSlots > 0 && owner.slots.free - waiting(owner) <= 0) {
     const idle = fleet.some((d) => d !== owner && pullable(d) && d.slots.free - waiting(d) >= settings.imbalanceFreeSlots);
-    if (idle) return { miss: 'owner_busy', matchedShare };
+    if (idle) return { miss: 'owner_busy' };
   }
-  return { lane: owner.id, via, matchedShare };
+  return { lane: owner.id, via, matchedChars };
 }
 
 function pullable(d: DispatcherState): boolean {

@@ -66,17 +66,18 @@ export class LaneRouter {
     const started = performance.now();
     const result = await this.lookup.read(model, keys, owners);
     this.metrics.lookedUp(model, (performance.now() - started) / 1000);
+    const promptChars = keys.chain.promptChars;
     if ('failed' in result) {
-      this.metrics.decided(model, 'miss', result.failed, 0);
+      this.metrics.decided(model, 'miss', result.failed, 0, promptChars);
       return { affinity };
     }
     const fleet = this.registry.live.filter((d) => owners.includes(d.id));
     const choice = chooseLane(keys, result.reading, fleet, this.guards);
     if ('miss' in choice) {
-      this.metrics.decided(model, 'miss', choice.miss, choice.matchedShare);
+      this.metrics.decided(model, 'miss', choice.miss, 0, promptChars);
       return { affinity };
     }
-    this.metrics.decided(model, 'hit', choice.via, choice.matchedShare);
+    this.metrics.decided(model, 'hit', choice.via, choice.matchedChars, promptChars);
     return { affinity, lane: choice.lane };
   }
 
