@@ -1,10 +1,10 @@
 import type { ServiceProcess } from '@infergate/stack';
+import { countAffinity, seriesTable, type Series } from '../lib/affinitySeries.js';
 import { ChatClient } from '../lib/chat.js';
 import { planWorkload, runConversations, type Route, type TurnRecord, type Workload, type WorkloadOptions } from '../lib/conversations.js';
 import { startFleet, startSims, stopServices, type EngineSpec, type Fleet } from '../lib/fleet.js';
 import { table } from '../lib/markdown.js';
 import { NGINX_MISSING, nginxAvailable, startNginx, type Nginx } from '../lib/nginx.js';
-import { scrapeSeries } from '../lib/prometheus.js';
 import { simResetStats, simStats } from '../lib/sim.js';
 import { round, summarize } from '../lib/stats.js';
 
@@ -28,10 +28,16 @@ import { round, summarize } from '../lib/stats.js';
 export const AFFINITY_ENGINE: EngineSpec = { slots: 2, ttftMs: 15, itlMs: 15, tokens: 32, prefillMsPerToken: 0.5 };
 const ENGINES = 4;
 
+/**
+ * 40 conversations started over 24 s keep the pool's slots about 55 % busy
+ * when every turn finds its prefix cached (a turn then holds a slot ~0.5 s:
+ * ~15 ms prefill, 32 tokens at 15 ms) and about 70 % when none does; 48 in
+ * 16 s overloaded it even for the oracle, where queueing swamps all else.
+ */
 export const CONVERSATIONS: Omit<WorkloadOptions, 'seed'> = {
-  conversations: 48,
+  conversations: 40,
   turns: 6,
-  startWindowMs: 16_000,
+  startWindowMs: 24_000,
   thinkMs: [0, 600],
   // ~120 tokens of system prompt and 20-40 tokens per user turn (the simulator counts 4 characters a token).
   systemChars: 480,
@@ -42,12 +48,16 @@ const SEED = 17;
 /** Warm-up traffic of other content, so every arm meets JIT-compiled code and open connections, not cold caches of our conversations. */
 const WARM_UP = { seed: 1_017, conversations: 8, turns: 2, startWindowMs: 500 };
 
+const WIDER_LOOKUP_BUDGET_MS = 20;
+
 export const AFFINITY_ARMS = {
   oracle: `oracle (conversation i → engine i mod ${ENGINES}, direct)`,
   nginx: 'nginx least_conn',
   off: 'infergate, affinity off',
   on: 'infergate, affinity on',
   twoIngresses: 'infergate, affinity on, 2 ingresses',
+  /** Not a target arm: how much of the reuse the default lookup budget loses on this busy machine. */
+  widerBudget: `infergate, affinity on, lookup budget ${WIDER_LOOKUP_BUDGET_MS} ms (diagnostic)`,
 } as const;
 
 const SINGLE_TURN = { seed: 2_017, streams: 4, blocks: 8, maxTokens: 4 };
@@ -67,7 +77,7 @@ export interface ConversationRow {
   readonly deferrals: number;
   readonly served: number[];
   /** infergate's own affinity series (lane hits, misses, steals, waits) over the measured run, summed over its processes. */
-  readonly affinitySeries?: Record<string, number>;
+  readonly affinitySeries?: Series;
 }
 
 export interface SingleTurnArm {
@@ -98,15 +108,8 @@ export interface AffinityResult {
 interface ArmUnderTest {
   readonly route: Route;
   readonly engineUrls: readonly string[];
-  /** The /metrics endpoints of the arm's infergate processes. */
-  readonly metricsUrls?: readonly string[];
-}
-
-/** The ingress's affinity decisions, steals, lane waits and lookups; the dispatchers' lane pulls and moves, and the engines' cache figures as they relayed them. */
-const SERIES = ['infergate_affinity_', 'infergate_dispatcher_affinity_', 'infergate_dispatcher_lane_', 'infergate_engine_prompt_tokens'];
-
-function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, round(v - (before[k] ?? 0), 3)]));
+  /** The arm's infergate fleet, whose affinity series are counted. */
+  readonly fleet?: Fleet;
 }
 
 function reuse(records: readonly TurnRecord[]): number {
@@ -122,10 +125,9 @@ function byTurn<T>(records: readonly TurnRecord[], turns: number, of: (rs: TurnR
 async function measureArm(arm: string, under: ArmUnderTest, workload: Workload): Promise<ConversationRow> {
   await runConversations(planWorkload({ ...workload.options, ...WARM_UP }), under.route);
   await Promise.all(under.engineUrls.map(simResetStats));
-  const seriesBefore = under.metricsUrls ? await scrapeSeries(under.metricsUrls, SERIES) : undefined;
-  const records = await runConversations(workload, under.route);
+  const play = () => runConversations(workload, under.route);
+  const { result: records, series } = under.fleet ? await countAffinity(under.fleet, play) : { result: await play(), series: undefined };
   const stats = await Promise.all(under.engineUrls.map(simStats));
-  const series = seriesBefore && difference(await scrapeSeries(under.metricsUrls!, SERIES), seriesBefore);
   const ok = records.filter((r) => r.ok);
   const ttft = summarize(ok.map((r) => r.ttft));
   const e2e = summarize(ok.map((r) => r.total));
@@ -160,8 +162,8 @@ function affinityEnv(on: boolean): Record<string, string> {
   return { AFFINITY_ENABLED: String(on) };
 }
 
-async function infergateArm(arm: string, workload: Workload, options: { affinity: boolean; ingresses: number }): Promise<ConversationRow> {
-  const fleet: Fleet = await startFleet({ engines: POOL, ingressCount: options.ingresses, env: affinityEnv(options.affinity) });
+async function infergateArm(arm: string, workload: Workload, options: { env: Record<string, string>; ingresses: number }): Promise<ConversationRow> {
+  const fleet: Fleet = await startFleet({ engines: POOL, ingressCount: options.ingresses, env: options.env });
   try {
     return await withClients(fleet.ingressUrls, (clients) =>
       // Turn t of conversation c enters through ingress (c + t) mod n: consecutive turns of a conversation never share one.
@@ -170,7 +172,7 @@ async function infergateArm(arm: string, workload: Workload, options: { affinity
         {
           route: (c, t) => clients[(c + t) % clients.length]!,
           engineUrls: fleet.engineUrls,
-          metricsUrls: [...fleet.ingressUrls, ...fleet.dispatcherStatusUrls].map((u) => `${u}/metrics`),
+          fleet,
         },
         workload,
       ),
@@ -267,24 +269,12 @@ export async function affinityScenario(options: { conversations: number; singleT
   rows.push(await oracleArm(workload));
   if (nginxAvailable()) rows.push(await nginxArm(workload));
   else notes.push(NGINX_MISSING);
-  rows.push(await infergateArm(AFFINITY_ARMS.off, workload, { affinity: false, ingresses: 1 }));
-  rows.push(await infergateArm(AFFINITY_ARMS.on, workload, { affinity: true, ingresses: 1 }));
-  rows.push(await infergateArm(AFFINITY_ARMS.twoIngresses, workload, { affinity: true, ingresses: 2 }));
+  rows.push(await infergateArm(AFFINITY_ARMS.off, workload, { env: affinityEnv(false), ingresses: 1 }));
+  rows.push(await infergateArm(AFFINITY_ARMS.on, workload, { env: affinityEnv(true), ingresses: 1 }));
+  rows.push(await infergateArm(AFFINITY_ARMS.twoIngresses, workload, { env: affinityEnv(true), ingresses: 2 }));
+  rows.push(await infergateArm(AFFINITY_ARMS.widerBudget, workload, { env: { ...affinityEnv(true), AFFINITY_LOOKUP_TIMEOUT_MS: String(WIDER_LOOKUP_BUDGET_MS) }, ingresses: 1 }));
   const singleTurn = await singleTurnScenario(options.singleTurnRequestsPerBlock);
   return { engine: AFFINITY_ENGINE, engines: ENGINES, workload: workload.options, rows, singleTurn, notes };
-}
-
-/** The affinity series of the infergate arms side by side, one row per series. */
-function seriesTable(rows: readonly ConversationRow[]): string[] {
-  const arms = rows.filter((row) => row.affinitySeries && Object.keys(row.affinitySeries).length > 0);
-  if (arms.length === 0) return [];
-  const names = [...new Set(arms.flatMap((row) => Object.keys(row.affinitySeries!)))].sort();
-  return [
-    `infergate's own affinity series over each measured run, summed over the fleet's ingresses and dispatchers:`,
-    '',
-    ...table(['series', ...arms.map((row) => row.arm)], names.map((n) => [`\`${n}\``, ...arms.map((row) => row.affinitySeries![n] ?? '–')])),
-    '',
-  ];
 }
 
 export function affinitySection(r: AffinityResult): string[] {

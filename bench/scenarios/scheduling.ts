@@ -1,5 +1,6 @@
 import type { ServiceProcess } from '@infergate/stack';
-import { startFleet, startSims, stopServices, type EngineSpec } from '../lib/fleet.js';
+import { countAffinity, seriesTable, type Series } from '../lib/affinitySeries.js';
+import { startFleet, startSims, stopServices, type EngineSpec, type Fleet } from '../lib/fleet.js';
 import { LoadClient, type StreamTiming } from '../lib/loadgen.js';
 import { table } from '../lib/markdown.js';
 import { NGINX_MISSING, nginxAvailable, startNginx, type Nginx } from '../lib/nginx.js';
@@ -52,6 +53,8 @@ export interface SchedulingRow {
   readonly deferrals: number;
   /** Completed requests per engine, in pool order. */
   readonly served: number[];
+  /** infergate's affinity series over the measured run. */
+  readonly affinitySeries?: Series;
 }
 
 export interface SchedulingResult {
@@ -70,14 +73,16 @@ function poolCapacity(): number {
   return POOL.reduce((sum, e) => sum + e.slots / ((e.ttftMs + e.itlMs * (meanTokens - 1)) / 1000), 0);
 }
 
-async function runArm(arm: string, entryUrl: string, engineUrls: readonly string[], rate: number, durationMs: number): Promise<SchedulingRow> {
+/** `fleet`: the arm's infergate, whose affinity series are counted. */
+async function runArm(arm: string, entryUrl: string, engineUrls: readonly string[], rate: number, durationMs: number, fleet?: Fleet): Promise<SchedulingRow> {
   const clients = OUTPUT_TOKENS.map((tokens) => new LoadClient(entryUrl, { tokens, system: SYSTEM_PROMPT }));
   try {
     // Warm the path (connection pools, JIT, Lua script cache), then count from zero.
     await Promise.all(clients.map((c) => c.closedLoop(2, 1_500)));
     await Promise.all(engineUrls.map(simResetStats));
     // One Poisson stream per output length at rate/n: together, Poisson arrivals at `rate` with lengths mixed evenly.
-    const timings: StreamTiming[] = (await Promise.all(clients.map((c, i) => c.openLoop(rate / clients.length, durationMs, seededRandom(ARRIVAL_SEED + i))))).flat();
+    const load = async (): Promise<StreamTiming[]> => (await Promise.all(clients.map((c, i) => c.openLoop(rate / clients.length, durationMs, seededRandom(ARRIVAL_SEED + i))))).flat();
+    const { result: timings, series } = fleet ? await countAffinity(fleet, load) : { result: await load(), series: undefined };
     const stats = await Promise.all(engineUrls.map(simStats));
     const ok = timings.filter((t) => t.ok);
     const e2e = summarize(ok.map((t) => t.total));
@@ -90,6 +95,7 @@ async function runArm(arm: string, entryUrl: string, engineUrls: readonly string
       ttftMs: { p50: round(ttft.p50), p99: round(ttft.p99) },
       deferrals: stats.reduce((n, s) => n + s.deferrals, 0),
       served: stats.map((s) => s.completed),
+      ...(series ? { affinitySeries: series } : {}),
     };
   } finally {
     await Promise.all(clients.map((c) => c.close()));
@@ -107,7 +113,7 @@ export async function schedulingScenario(options: { durationMs: number }): Promi
   ] as const) {
     const fleet = await startFleet({ engines: POOL, env });
     try {
-      rows.push(await runArm(arm, fleet.ingressUrls[0]!, fleet.engineUrls, rate, options.durationMs));
+      rows.push(await runArm(arm, fleet.ingressUrls[0]!, fleet.engineUrls, rate, options.durationMs, fleet));
     } finally {
       await fleet.stop();
     }
@@ -154,6 +160,8 @@ export function schedulingSection(r: SchedulingResult): string[] {
         row.served.join(' / '),
       ]),
     ),
+    '',
+    ...seriesTable(r.rows),
     ...r.notes.flatMap((n) => ['', n]),
     '',
   ];
