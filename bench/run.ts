@@ -53,7 +53,7 @@ const SCENARIOS = {
   faults: scenario(() => faultsScenario({ cancelSamples: quick ? 5 : 20 }), faultsSection),
   scheduling: scenario(() => schedulingScenario({ durationMs: quick ? 8_000 : 25_000 }), schedulingSection),
   cluster: scenario(() => clusterScenario({ streams: 96, durationMs: quick ? 3_000 : 8_000, ttftLoads: [1, 16] }), clusterSection),
-  affinity: scenario(() => affinityScenario({ conversations: quick ? 16 : 48, singleTurnRequestsPerBlock: quick ? 20 : 100 }), affinitySection),
+  affinity: scenario(() => affinityScenario({ ...(quick ? { workload: { conversations: 16, startWindowMs: 8_000 } } : {}), singleTurnRequestsPerBlock: quick ? 20 : 100 }), affinitySection),
 } satisfies Record<string, Scenario>;
 
 type ScenarioName = keyof typeof SCENARIOS;

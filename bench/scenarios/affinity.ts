@@ -94,6 +94,8 @@ export interface SingleTurnResult {
   readonly off: SingleTurnArm;
   /** TTFT p50 with affinity on minus off. */
   readonly addedP50Ms: number;
+  /** The affinity fleet's series over the whole A/B run, its warm-up block included. */
+  readonly affinitySeries: Series;
 }
 
 export interface AffinityResult {
@@ -244,17 +246,19 @@ async function singleTurnScenario(requestsPerBlock: number): Promise<SingleTurnR
       fleets.map((f) => f.ingressUrls[0]!),
       async ([on, off]) => {
         const records = { on: [] as TurnRecord[], off: [] as TurnRecord[] };
-        // Block 0 warms both paths and is not counted.
-        for (let b = 0; b <= blocks; b++) {
-          const block = prompts.slice(b * requestsPerBlock, (b + 1) * requestsPerBlock);
-          // Alternating which arm goes first cancels a drift of the machine over the run.
-          for (const arm of b % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
-            const done = await sendAll(arm === 'on' ? on! : off!, block, streams);
-            if (b > 0) records[arm].push(...done);
+        const { series } = await countAffinity(fleets[0]!, async () => {
+          // Block 0 warms both paths and is not counted.
+          for (let b = 0; b <= blocks; b++) {
+            const block = prompts.slice(b * requestsPerBlock, (b + 1) * requestsPerBlock);
+            // Alternating which arm goes first cancels a drift of the machine over the run.
+            for (const arm of b % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+              const done = await sendAll(arm === 'on' ? on! : off!, block, streams);
+              if (b > 0) records[arm].push(...done);
+            }
           }
-        }
+        });
         const figures = { on: singleTurnFigures(records.on), off: singleTurnFigures(records.off) };
-        return { streams, blocks, requestsPerBlock, ...figures, addedP50Ms: round(figures.on.ttftMs.p50 - figures.off.ttftMs.p50, 3) };
+        return { streams, blocks, requestsPerBlock, ...figures, addedP50Ms: round(figures.on.ttftMs.p50 - figures.off.ttftMs.p50, 3), affinitySeries: series };
       },
     );
   } finally {
@@ -262,8 +266,9 @@ async function singleTurnScenario(requestsPerBlock: number): Promise<SingleTurnR
   }
 }
 
-export async function affinityScenario(options: { conversations: number; singleTurnRequestsPerBlock: number }): Promise<AffinityResult> {
-  const workload = planWorkload({ ...CONVERSATIONS, conversations: options.conversations, seed: SEED });
+/** `workload` overrides parts of CONVERSATIONS, for a smoke run. */
+export async function affinityScenario(options: { workload?: Partial<WorkloadOptions>; singleTurnRequestsPerBlock: number }): Promise<AffinityResult> {
+  const workload = planWorkload({ ...CONVERSATIONS, ...options.workload, seed: SEED });
   const notes: string[] = [];
   const rows: ConversationRow[] = [];
   rows.push(await oracleArm(workload));
@@ -275,6 +280,17 @@ export async function affinityScenario(options: { conversations: number; singleT
   rows.push(await infergateArm(AFFINITY_ARMS.widerBudget, workload, { env: { ...affinityEnv(true), AFFINITY_LOOKUP_TIMEOUT_MS: String(WIDER_LOOKUP_BUDGET_MS) }, ingresses: 1 }));
   const singleTurn = await singleTurnScenario(options.singleTurnRequestsPerBlock);
   return { engine: AFFINITY_ENGINE, engines: ENGINES, workload: workload.options, rows, singleTurn, notes };
+}
+
+/** The index lookups the affinity fleet made, from its own series. */
+function lookupLine(series: Series): string {
+  const count = Object.entries(series).find(([k]) => k.startsWith('infergate_affinity_lookup_seconds_count'))?.[1];
+  const sum = Object.entries(series).find(([k]) => k.startsWith('infergate_affinity_lookup_seconds_sum'))?.[1];
+  const timeouts = Object.entries(series)
+    .filter(([k]) => k.startsWith('infergate_affinity_requests_total') && k.includes('reason="timeout"'))
+    .reduce((n, [, v]) => n + v, 0);
+  if (!count || sum === undefined) return '';
+  return `Its ingress made ${count} index lookups (warm-up block included), ${round((sum / count) * 1000, 2)} ms each on average; ${timeouts} ran past the lookup budget.`;
 }
 
 export function affinitySection(r: AffinityResult): string[] {
@@ -315,7 +331,7 @@ export function affinitySection(r: AffinityResult): string[] {
       ],
     ),
     '',
-    `Added TTFT p50 with affinity on: **${s.addedP50Ms} ms**.`,
+    `Added TTFT p50 with affinity on: **${s.addedP50Ms} ms**. ${lookupLine(s.affinitySeries)}`,
     ...r.notes.flatMap((n) => ['', n]),
     '',
   ];
