@@ -1,4 +1,4 @@
-import { decodeControl, type Subscriber } from '@infergate/shared';
+import { decodeControl, type CancelReason, type Subscriber } from '@infergate/shared';
 
 /**
  * Receives cancel messages for requests this dispatcher may be running.
@@ -8,7 +8,7 @@ import { decodeControl, type Subscriber } from '@infergate/shared';
 export async function listenForControl(
   subscriber: Subscriber,
   channel: string,
-  cancel: (rid: string, reason: string) => void,
+  cancel: (rid: string, reason: CancelReason) => void,
 ): Promise<void> {
   await subscriber.subscribe(channel, (raw) => {
     const message = decodeControl(raw.toString());

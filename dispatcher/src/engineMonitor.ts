@@ -1,6 +1,7 @@
-import type { Logger } from '@infergate/shared';
+import type { InternalFailures, Logger } from '@infergate/shared';
 import type { CapacityGate } from './capacityGate.js';
 import type { EngineAdapter, EngineSnapshot } from './engines/index.js';
+import type { DispatcherOperation } from './metrics.js';
 
 /** First pause after an engine failed a request before answering; doubles per failure in a row. */
 const FAILURE_BACKOFF_MS = 1_000;
@@ -37,6 +38,7 @@ export class EngineMonitor {
     private readonly gate: CapacityGate,
     private readonly settings: MonitorSettings,
     private readonly logger: Logger,
+    private readonly internalFailures: InternalFailures<DispatcherOperation>,
   ) {}
 
   get snapshot(): EngineSnapshot | undefined {
@@ -109,7 +111,12 @@ export class EngineMonitor {
   }
 
   private async tick(): Promise<void> {
-    await this.poll();
+    try {
+      await this.poll();
+    } catch (err) {
+      // The gate keeps its last reading; the next poll corrects it.
+      this.internalFailures.report('engine_poll', err, 'engine poll failed');
+    }
     if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.settings.intervalMs);
   }
 }

@@ -1,21 +1,25 @@
 import { errors as undiciErrors } from 'undici';
 import {
+  clientErrorOf,
   decodeBody,
-  errorCodeOf,
   gatewayError,
   isSafeEnginePath,
   relayableResponseHeaders,
   type ErrorCode,
   type InferenceJob,
+  type InternalFailures,
+  type StopReason,
 } from '@infergate/shared';
 import { ResponseTail } from './affinity/engineCacheFigures.js';
 import { isConnectionFailure, type EngineClient } from './engines/index.js';
+import type { DispatcherOperation } from './metrics.js';
 import type { ReplyPublisher } from './replyPublisher.js';
+import type { JobAbort } from './runningJobs.js';
 
 /** How a job ended, which decides what happens to it in the queue. */
 export type JobOutcome =
   | { readonly kind: 'served'; readonly status: number }
-  | { readonly kind: 'cancelled'; readonly reason: string }
+  | { readonly kind: 'cancelled'; readonly reason: StopReason }
   /** The engine failed before answering; another engine may serve the job. */
   | { readonly kind: 'retry'; readonly reason: string }
   | { readonly kind: 'failed'; readonly code: ErrorCode; readonly message: string };
@@ -28,8 +32,11 @@ export interface RunContext {
   /** A publisher for the job's reply channel; heartbeats are sent for it until it is closed. */
   openPublisher(job: InferenceJob, onNoSubscriber: () => void): ReplyPublisher;
   closePublisher(publisher: ReplyPublisher): void;
-  /** Records that the client has seen bytes, so the job is never run again (and that the engine has the job). */
-  markStarted(job: InferenceJob): void;
+  /** Records that the client has seen bytes, so the job is never run again. */
+  recordStarted(rid: string): void;
+  readonly failures: InternalFailures<DispatcherOperation>;
+  /** The engine has answered the job (its head is out): cache affinity records that the engine holds its prompt. */
+  engineAccepted?(job: InferenceJob): void;
   /** The engine finished its answer; `tail` holds its last bytes (TAIL_BYTES). */
   answered?(job: InferenceJob, tail: Buffer): void;
 }
@@ -39,16 +46,16 @@ const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
 /**
  * Forwards one job to the engine byte-for-byte and publishes the response as
- * frames. `abort` is the job's controller: a cancel message, a vanished
- * ingress, the backend timeout or a shutdown abort it with a reason string.
+ * frames. `abort` is the job's switch: a cancel message, a vanished ingress,
+ * the backend timeout or a shutdown throw it, each with its reason.
  */
 export async function runJob(
   job: InferenceJob,
-  abort: AbortController,
+  abort: JobAbort,
   lastAttempt: boolean,
   ctx: RunContext,
 ): Promise<JobOutcome> {
-  const publisher = ctx.openPublisher(job, () => abort.abort('reply path gone'));
+  const publisher = ctx.openPublisher(job, () => abort.abort('reply_unreachable'));
   const timeout = setTimeout(() => abort.abort('backend_timeout'), ctx.backendTimeoutMs);
   let headSent = false;
   try {
@@ -56,8 +63,7 @@ export async function runJob(
     // in Redis must not be able to aim the engine client anywhere else.
     if (!isSafeEnginePath(job.path)) {
       const { message } = gatewayError('invalid_path');
-      publisher.error('invalid_path', message);
-      await publisher.drained().catch(() => undefined);
+      await sendError(publisher, 'invalid_path', message, job.rid, ctx);
       return { kind: 'failed', code: 'invalid_path', message };
     }
     const res = await ctx.engine.request({
@@ -75,7 +81,8 @@ export async function runJob(
     }
     publisher.head({ status: res.statusCode, headers: relayableResponseHeaders(res.headers), dispatcher: ctx.dispatcherId });
     headSent = true;
-    ctx.markStarted(job);
+    ctx.recordStarted(job.rid);
+    ctx.engineAccepted?.(job);
     const tail = ctx.answered ? new ResponseTail() : undefined;
     // A 'data' listener costs less per chunk than async iteration.
     await new Promise<void>((resolve, reject) => {
@@ -91,7 +98,7 @@ export async function runJob(
     await publisher.drained();
     return { kind: 'served', status: res.statusCode };
   } catch (err) {
-    return failure(err, abort.signal, headSent, lastAttempt, publisher);
+    return failure(err, abort, headSent, lastAttempt, publisher, job.rid, ctx);
   } finally {
     clearTimeout(timeout);
     ctx.closePublisher(publisher);
@@ -100,20 +107,22 @@ export async function runJob(
 
 async function failure(
   err: unknown,
-  signal: AbortSignal,
+  abort: JobAbort,
   headSent: boolean,
   lastAttempt: boolean,
   publisher: ReplyPublisher,
+  rid: string,
+  ctx: RunContext,
 ): Promise<JobOutcome> {
-  const reason = signal.aborted ? String(signal.reason) : undefined;
+  const reason = abort.reason;
+  if (publisher.publishError !== undefined) {
+    ctx.failures.report('reply_publish', publisher.publishError, 'reply publish failed; the ingress will time the request out', { rid });
+  }
   if (reason !== undefined && reason !== 'backend_timeout') {
-    // A cancel named by an error code (an operator's) may have a client still
-    // waiting: it gets that error now rather than a stalled response.
-    const code = errorCodeOf(reason);
-    if (code !== 'internal') {
-      publisher.error(code, gatewayError(code).message);
-      await publisher.drained().catch(() => undefined);
-    }
+    // A client still waiting (an operator cancelled, the dispatcher shuts
+    // down) gets the error now rather than a stalled response.
+    const code = clientErrorOf(reason);
+    if (code !== undefined) await sendError(publisher, code, gatewayError(code).message, rid, ctx);
     return { kind: 'cancelled', reason };
   }
   let code: ErrorCode;
@@ -132,7 +141,21 @@ async function failure(
     code = headSent ? 'stream_interrupted' : 'backend_unavailable';
     message = headSent ? 'The engine stopped in the middle of the response.' : 'The engine failed before answering.';
   }
-  publisher.error(code, message);
-  await publisher.drained().catch(() => undefined);
+  await sendError(publisher, code, message, rid, ctx);
   return { kind: 'failed', code, message };
+}
+
+/**
+ * Publishes the job's error frame. If Redis fails it, the ingress cannot be
+ * told: its stall timeout answers the client instead (relay_lost), later.
+ */
+async function sendError(publisher: ReplyPublisher, code: ErrorCode, message: string, rid: string, ctx: RunContext): Promise<void> {
+  // Reported already; the publisher sends nothing more.
+  if (publisher.publishError !== undefined) return;
+  publisher.error(code, message);
+  try {
+    await publisher.drained();
+  } catch (err) {
+    ctx.failures.report('reply_publish', err, 'error frame not published; the ingress will time the request out', { rid, code });
+  }
 }

@@ -1,11 +1,39 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { internalFailuresMetric } from '@infergate/shared';
 import { LaneMetrics } from './affinity/affinityMetrics.js';
 import type { CapacityGate } from './capacityGate.js';
 import type { JobOutcome } from './jobRunner.js';
 
 /** How a pulled job left this dispatcher: the runner's outcomes, plus the jobs it never ran. */
 export type JobResult = JobOutcome['kind'] | 'skipped' | 'invalid';
+
+/** Where the dispatcher survives an error that could break a guarantee; the label of its internal-failure count. */
+export type DispatcherOperation =
+  /** The never-run-twice record: writing it after the head, reading it before a re-run. */
+  | 'job_fate_write'
+  | 'job_fate_read'
+  /** Moving a finished, skipped or invalid job to completed, failed or back to waiting. */
+  | 'job_settle'
+  | 'job_handling'
+  /** Returning a job the gate had no slot for, or one an abandoned fetch took late. */
+  | 'job_return'
+  | 'lock_renewal'
+  | 'queue_fetch'
+  /** A BullMQ Worker's `error` event. */
+  | 'queue_worker'
+  | 'worker_start'
+  | 'worker_close'
+  /** The error frame for a failed or stopped job could not be published. */
+  | 'reply_publish'
+  | 'model_discovery'
+  | 'registry_heartbeat'
+  | 'deregistration'
+  | 'engine_poll'
+  /** Cache affinity: an index write (a hint: the next turn may miss), a lane job moved to the shared queue, a lane registered. */
+  | 'affinity_index_write'
+  | 'lane_move'
+  | 'lane_register';
 
 /** What the dispatcher metrics read at scrape time. */
 export interface DispatcherProbes {
@@ -40,6 +68,7 @@ export class DispatcherMetrics {
     labelNames: ['model', 'outcome'] as const,
     registers: [this.registry],
   });
+  private readonly internalFailures = new Counter({ ...internalFailuresMetric('dispatcher'), registers: [this.registry] });
 
   constructor(probes: DispatcherProbes) {
     this.registry.setDefaultLabels({ dispatcher: probes.dispatcherId, engine_kind: probes.engineKind });
@@ -82,6 +111,10 @@ export class DispatcherMetrics {
 
   finished(model: string, outcome: JobResult): void {
     this.jobs.inc({ model, outcome });
+  }
+
+  internalFailure(operation: DispatcherOperation): void {
+    this.internalFailures.inc({ operation });
   }
 
   /** `GET /metrics` on the status server. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job, type ConnectionOptions } from 'bullmq';
-import type { InferenceJob, Logger } from '@infergate/shared';
+import { ErrorEpisode, internalFailures, type InferenceJob, type InternalFailures, type Logger } from '@infergate/shared';
 import type { CapacityGate } from './capacityGate.js';
+import type { DispatcherOperation } from './metrics.js';
 
 export interface ConsumerSettings {
   readonly queueName: string;
@@ -77,6 +78,9 @@ export class ModelConsumer {
   private blockingStatus: () => string | undefined = () => undefined;
   private blockingLiveAt = Date.now();
   private nodeLostAt = 0;
+  /** While Redis is away both fail every few hundred ms: one warning each, then the recovery. */
+  private readonly workerErrors: ErrorEpisode;
+  private readonly fetchErrors: ErrorEpisode;
   /** A consumer whose waiting jobs go before this one's when slots are contended (this model's lane). */
   yieldTo: ModelConsumer | undefined;
 
@@ -85,7 +89,11 @@ export class ModelConsumer {
     private readonly gate: CapacityGate,
     private readonly handle: JobHandler,
     private readonly logger: Logger,
+    /** Without it (tests), failures are only logged. */
+    private readonly failures: InternalFailures<DispatcherOperation> = internalFailures(logger),
   ) {
+    this.workerErrors = new ErrorEpisode(logger, 'queue worker error', { queue: settings.model });
+    this.fetchErrors = new ErrorEpisode(logger, 'fetch failed; retrying', { queue: settings.model });
     this.worker = this.createWorker();
   }
 
@@ -124,7 +132,10 @@ export class ModelConsumer {
       maxStalledCount: 1,
       drainDelay: DRAIN_DELAY_SECONDS,
     });
-    worker.on('error', (err) => this.logger.warn({ err: err.message, queue: settings.model }, 'queue worker error'));
+    worker.on('error', (err) => {
+      this.workerErrors.error(err);
+      this.failures.count('queue_worker');
+    });
     this.blockingLiveAt = Date.now();
     this.blockingStatus = () => undefined;
     void worker.backend.blockingClient?.then(
@@ -136,6 +147,8 @@ export class ModelConsumer {
         client.on('-node', nodeLost);
         client.on('close', nodeLost);
       },
+      // The worker reports the same failure through its error event, and a
+      // fetch on it fails, which gets the worker replaced.
       () => undefined,
     );
     return worker;
@@ -157,10 +170,13 @@ export class ModelConsumer {
       try {
         job = await this.fetch(worker, token);
         this.failingSince = undefined;
+        this.fetchErrors.recovered();
+        this.workerErrors.recovered();
       } catch (err) {
         if (signal.aborted) break;
         this.failingSince ??= Date.now();
-        this.logger.warn({ err: (err as Error).message, queue: this.settings.model }, 'fetch failed; retrying');
+        this.fetchErrors.error(err);
+        this.failures.count('queue_fetch');
         await new Promise((r) => setTimeout(r, 250));
         continue;
       }
@@ -181,7 +197,9 @@ export class ModelConsumer {
     try {
       job = await worker.getNextJob(token, { block: false });
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, queue: this.settings.queueName }, 'fetch failed');
+      // The other queue is tried instead; this one's own loop reports its fetch failures.
+      this.failures.count('queue_fetch');
+      this.fetchErrors.error(err);
       return false;
     }
     return job?.id ? this.take(job, token, worker) : false;
@@ -190,14 +208,15 @@ export class ModelConsumer {
   /** Starts a fetched job if a slot is still free, else puts it back at the head of its queue. */
   private async take(job: Job<InferenceJob>, token: string, worker: Worker<InferenceJob>): Promise<boolean> {
     if (this.stop.signal.aborted || !this.gate.tryAcquire()) {
-      await job.moveToWait(token).catch((err: Error) => this.logger.warn({ err: err.message }, 'could not return job'));
+      // Left active otherwise: stalled-job recovery returns it once its lock lapses.
+      await job.moveToWait(token).catch((err: unknown) => this.failures.report('job_return', err, 'could not return job', { queue: this.settings.model, job: job.id }));
       return false;
     }
     const id = job.id!;
     this.held.set(id, { token, worker });
     void this.handle(job, token)
       // Redis may fail mid-job (a failover); the job comes back through stalled-job recovery.
-      .catch((err: Error) => this.logger.warn({ err: err.message, queue: this.settings.model, job: id }, 'job handling failed'))
+      .catch((err: unknown) => this.failures.report('job_handling', err, 'job handling failed', { queue: this.settings.model, job: id }))
       .finally(() => {
         this.held.delete(id);
         this.gate.release();
@@ -227,7 +246,11 @@ export class ModelConsumer {
    */
   private returnLateJob({ worker, token, job }: Fetch): void {
     this.lateFetches.add(worker);
-    const settled = job.then((late) => late?.moveToWait(token)).catch(() => undefined);
+    const settled = job
+      .then((late) => late?.moveToWait(token))
+      .catch((err: unknown) =>
+        this.failures.report('job_return', err, 'could not return a job an abandoned fetch took; stalled-job recovery will', { queue: this.settings.model }),
+      );
     const gaveUp = new Promise<void>((resolve) => setTimeout(resolve, LATE_FETCH_WAIT_MS).unref());
     void Promise.race([settled, gaveUp]).then(() => {
       this.lateFetches.delete(worker);
@@ -256,7 +279,10 @@ export class ModelConsumer {
     const old = this.worker;
     this.failingSince = undefined;
     this.worker = this.createWorker();
-    void this.worker.startStalledCheckTimer().catch(() => undefined);
+    void this.worker
+      .startStalledCheckTimer()
+      // Other dispatchers' workers still recover stalled jobs of this queue.
+      .catch((err: unknown) => this.failures.report('worker_start', err, 'stalled-job check of a replacement worker did not start', { queue: this.settings.model }));
     this.retired.add(old);
     const fetching = this.current;
     if (fetching?.worker === old) this.returnLateJob(fetching);
@@ -269,7 +295,7 @@ export class ModelConsumer {
     for (const h of this.held.values()) if (h.worker === worker) return;
     this.retired.delete(worker);
     // Forced: a stuck blocking connection must not hold the close up.
-    void worker.close(true).catch(() => undefined);
+    void worker.close(true).catch((err: unknown) => this.failures.report('worker_close', err, 'could not close a replaced worker', { queue: this.settings.model }));
   }
 
   private async renewLocks(): Promise<void> {
@@ -279,7 +305,8 @@ export class ModelConsumer {
     try {
       await this.worker.extendJobLocks(ids, tokens, this.settings.lockMs);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'lock renewal failed');
+      // A lock that lapses lets stalled-job recovery give the job to another dispatcher while it runs here.
+      this.failures.report('lock_renewal', err, 'lock renewal failed', { queue: this.settings.model, jobs: ids.length });
     }
   }
 }

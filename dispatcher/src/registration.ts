@@ -1,4 +1,5 @@
-import type { DispatcherState, Logger, RedisClient, RedisNames } from '@infergate/shared';
+import { ErrorEpisode, type DispatcherState, type InternalFailures, type Logger, type RedisClient, type RedisNames } from '@infergate/shared';
+import type { DispatcherOperation } from './metrics.js';
 
 /**
  * Keeps this dispatcher's entry in the registry alive: a key that expires
@@ -7,14 +8,19 @@ import type { DispatcherState, Logger, RedisClient, RedisNames } from '@infergat
  */
 export class Registration {
   private timer: NodeJS.Timeout | undefined;
+  /** Beats fail every interval while Redis is away; after the TTL the ingresses stop sending this dispatcher's models work. */
+  private readonly beatErrors: ErrorEpisode;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly names: RedisNames,
     private readonly settings: { readonly intervalMs: number; readonly ttlSeconds: number },
     private readonly state: () => DispatcherState,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+    private readonly failures: InternalFailures<DispatcherOperation>,
+  ) {
+    this.beatErrors = new ErrorEpisode(logger, 'registry heartbeat failed');
+  }
 
   start(): Promise<void> {
     this.timer = setInterval(() => void this.beat(), this.settings.intervalMs);
@@ -31,8 +37,10 @@ export class Registration {
     for (const model of s.models) multi.zadd(this.names.modelIndex, now, model);
     try {
       await multi.exec();
+      this.beatErrors.recovered();
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'registry heartbeat failed');
+      this.beatErrors.error(err);
+      this.failures.count('registry_heartbeat');
     }
   }
 
@@ -41,7 +49,8 @@ export class Registration {
     try {
       await this.redis.multi().del(this.names.dispatcherKey(id)).zrem(this.names.dispatcherIndex, id).exec();
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'deregistration failed');
+      // The entry expires after the heartbeat TTL instead; until then ingresses may count this dispatcher.
+      this.failures.report('deregistration', err, 'deregistration failed', { dispatcher: id });
     }
   }
 }

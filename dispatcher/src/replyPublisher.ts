@@ -46,6 +46,11 @@ export class ReplyPublisher {
     private readonly onUnreachable: () => void,
   ) {}
 
+  /** Why Redis refused a publish of this response, if it did; nothing after that is sent. */
+  get publishError(): unknown {
+    return this.failure;
+  }
+
   /** Milliseconds since the last frame went out, for heartbeats. */
   get quietFor(): number {
     return Date.now() - this.lastSentAt;

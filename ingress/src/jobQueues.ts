@@ -1,39 +1,31 @@
 import { Queue } from 'bullmq';
-import { gatewayError, inferenceJobOptions, PRIORITY_CLASSES, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
+import { gatewayError, inferenceJobOptions, PRIORITY_CLASSES, QueueCache, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
 
 /**
  * One BullMQ queue per model (and per affinity lane), created on first use
  * and sharing the ingress's command connection.
  */
 export class JobQueues {
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues: QueueCache;
 
   constructor(
-    private readonly connection: RedisClient,
+    connection: RedisClient,
     private readonly names: RedisNames,
-  ) {}
+  ) {
+    this.queues = new QueueCache((name) => new Queue(name, { connection, prefix: names.bullPrefix }));
+  }
 
   queue(model: string): Queue {
-    return this.named(this.names.queueName(model));
+    return this.queues.get(this.names.queueName(model));
   }
 
   /** One dispatcher's affinity lane for a model (docs/design.md, "Cache affinity"). */
   lane(model: string, dispatcherId: string): Queue {
-    return this.named(this.names.laneQueueName(model, dispatcherId));
+    return this.queues.get(this.names.laneQueueName(model, dispatcherId));
   }
 
   /** A model's queue, or with `lane` that dispatcher's lane of it (the inspector's view). */
   readonly forInspection = (model: string, lane?: string): Queue => (lane === undefined ? this.queue(model) : this.lane(model, lane));
-
-  private named(name: string): Queue {
-    let q = this.queues.get(name);
-    if (!q) {
-      q = new Queue(name, { connection: this.connection, prefix: this.names.bullPrefix });
-      q.on('error', () => undefined);
-      this.queues.set(name, q);
-    }
-    return q;
-  }
 
   /**
    * Jobs of a model that no dispatcher has started yet (BullMQ keeps
@@ -67,7 +59,7 @@ export class JobQueues {
     }
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  close(): Promise<void> {
+    return this.queues.close();
   }
 }

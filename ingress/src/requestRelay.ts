@@ -1,9 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import {
+  cancelReasonOf,
   FrameKind,
   gatewayError,
   parseError,
   parseHead,
+  type CancelReason,
   type ErrorCode,
   type Frame,
   type GatewayError,
@@ -37,7 +39,7 @@ export interface RelayHooks {
   /** Takes the job out of the queue if nobody started it; false when it is running. */
   dequeue(): Promise<boolean>;
   /** Tells whichever dispatcher holds the request to stop it. */
-  cancel(reason: string): void;
+  cancel(reason: CancelReason): void;
   /** The job left the queue: a dispatcher started it. */
   started(): void;
   /** Seconds a client should wait before retrying after a queue timeout. */
@@ -87,7 +89,7 @@ export class RequestRelay implements FrameSink {
   ) {
     res.on('close', () => {
       if (this.phase === 'done') return;
-      this.hooks.cancel('client disconnected');
+      this.hooks.cancel('client_disconnected');
       this.settle(499, 'cancelled');
     });
     this.queueTimer = setTimeout(() => void this.queueDeadlinePassed(), Math.max(0, settings.deadline - Date.now()));
@@ -142,7 +144,7 @@ export class RequestRelay implements FrameSink {
   abandon(err: GatewayError): void {
     if (this.phase === 'done') return;
     this.fail(err);
-    this.hooks.cancel(err.code);
+    this.hooks.cancel(cancelReasonOf(err.code));
   }
 
   /** Ends the request with a gateway error, in whatever form the client can still receive. */

@@ -108,6 +108,16 @@ async function metric(url: string, name: string): Promise<number> {
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
+/** Jobs waiting in the model's shared queue. */
+async function queueDepth(): Promise<number> {
+  const q = new Queue(redisNames(fleet.prefix).queueName(MODEL), { connection: redis, prefix: fleet.prefix });
+  try {
+    return await q.getJobCountByTypes('waiting', 'prioritized');
+  } finally {
+    await q.close();
+  }
+}
+
 function lane(engine: number): Queue {
   return new Queue(redisNames(fleet.prefix).laneQueueName(MODEL, `d${engine}`), { connection: redis, prefix: fleet.prefix });
 }
@@ -222,6 +232,67 @@ describe('cache affinity', () => {
     const next = await turn(solo, messages, 'after the cancel');
     expect(next.result.choices[0]!.message.content).toBeTruthy();
     expect(fleet.sims.map((s) => s.stats().requests).reduce((a, b) => a + b)).toBe(requestsBefore.reduce((a, b) => a + b) + 1);
+  });
+
+  it('gives a slot that frees to the lane before older jobs of the shared queue', async () => {
+    const messages = conversation('first in line');
+    const home = (await turn(clients[0]!, messages, 'first')).engine;
+    const held = await Promise.all(fleet.sims.map((s) => holdSlots(s, 2)));
+    const homeLane = lane(home);
+    try {
+      await Promise.all(fleet.sims.map((s) => waitForBackend(fleet.ingresses[0]!.url, s.url, (d) => d.outside_load === 2, 'saturated')));
+      const finished: string[] = [];
+      // Too short to hash and no session: the shared queue, first.
+      const shared = clients[0]!.chat.completions.create({ model: MODEL, max_tokens: 2, messages: [{ role: 'user', content: 'older' }] }).then(() => finished.push('shared'));
+      await waitFor(async () => (await queueDepth()) === 1, 5_000, 'shared job queued');
+      messages.push({ role: 'user', content: 'the lane goes first' });
+      const laned = clients[1]!.chat.completions.create({ model: MODEL, messages, max_tokens: 2 }).then(() => finished.push('lane'));
+      await waitFor(async () => (await homeLane.getJobCountByTypes('waiting', 'prioritized')) === 1, 5_000, 'job in the lane');
+      held[home]![0]!.abort();
+      await laned;
+      expect(finished).toEqual(['lane']);
+      await release(held.flat(), fleet.sims);
+      await shared;
+    } finally {
+      await release(held.flat(), fleet.sims);
+      await homeLane.close();
+    }
+  });
+
+  it("hands a draining dispatcher's lane to the shared queue at once, where another engine serves it", async () => {
+    const messages = conversation('drained');
+    const home = (await turn(clients[0]!, messages, 'first')).engine;
+    const held = await Promise.all(fleet.sims.map((s) => holdSlots(s, 2)));
+    const homeLane = lane(home);
+    try {
+      await Promise.all(fleet.sims.map((s) => waitForBackend(fleet.ingresses[0]!.url, s.url, (d) => d.outside_load === 2, 'saturated')));
+      messages.push({ role: 'user', content: 'waiting while my engine drains' });
+      const pending = servedBy(() => clients[1]!.chat.completions.create({ model: MODEL, messages, max_tokens: 2 }));
+      await waitFor(async () => (await homeLane.getJobCountByTypes('waiting', 'prioritized')) === 1, 5_000, 'job in the lane');
+      const stopping = performance.now();
+      const stopped = fleet.dispatchers[home]!.stop('SIGTERM');
+      await waitFor(async () => (await queueDepth()) === 1 && (await homeLane.getJobCountByTypes('waiting', 'prioritized')) === 0, 10_000, 'job in the shared queue');
+      expect(performance.now() - stopping).toBeLessThan(MAX_WAIT_MS);
+      await stopped;
+      for (const c of held.filter((_, i) => i !== home).flat()) c.abort();
+      const served = await pending;
+      expect(served.engine).not.toBe(home);
+    } finally {
+      fleet.startDispatcher(home, { ...FAST_POLL, JOB_LOCK_SECONDS: '2', STALLED_CHECK_SECONDS: '1' });
+      await waitForBackends(fleet.ingresses[0]!.url, 3);
+      await release(held.flat(), fleet.sims);
+      await homeLane.close();
+    }
+  });
+
+  it('sends a lane job its engine failed before answering to another engine, not back to the lane', async () => {
+    const messages = conversation('failing');
+    const home = (await turn(clients[0]!, messages, 'first')).engine;
+    fleet.sims[home]!.configure({ failStatus: 503, faultCount: 1 });
+    const again = await turn(clients[1]!, messages, 'second');
+    expect(fleet.sims[home]!.stats().faults).toBe(1);
+    expect(again.engine).not.toBe(home);
+    expect(again.result.choices[0]!.message.content).toBeTruthy();
   });
 
   it('counts the lane wait against the queue deadline', async () => {

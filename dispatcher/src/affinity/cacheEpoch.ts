@@ -17,9 +17,16 @@ export class CacheEpoch {
     return `${this.base}.${this.restarts}`;
   }
 
-  /** Feeds one engine poll's readiness; ready after not-ready starts a new epoch. */
-  observe(ready: boolean): void {
+  /** Feeds one engine poll's readiness (undefined: not polled yet); ready after not-ready starts a new epoch. */
+  observe(ready: boolean | undefined): void {
+    if (ready === undefined) return;
     if (ready && this.wasReady === false) this.restarts++;
     this.wasReady = ready;
+  }
+
+  /** The epoch after taking in the engine's latest readiness. */
+  after(ready: boolean | undefined): string {
+    this.observe(ready);
+    return this.current;
   }
 }

@@ -1,4 +1,5 @@
-import { encodeIndexEntry, type InferenceJob, type Logger, type RedisClient, type RedisNames } from '@infergate/shared';
+import { encodeIndexEntry, type InferenceJob, type InternalFailures, type RedisClient, type RedisNames } from '@infergate/shared';
+import type { DispatcherOperation } from '../metrics.js';
 import type { CacheEpoch } from './cacheEpoch.js';
 
 /**
@@ -16,17 +17,20 @@ export class IndexWriter {
     private readonly dispatcherId: string,
     private readonly epoch: CacheEpoch,
     private readonly ttlSeconds: number,
-    private readonly logger: Logger,
+    private readonly failures: InternalFailures<DispatcherOperation>,
   ) {}
 
   record(job: InferenceJob): void {
     const keys = job.affinity;
     if (keys === undefined || (keys.blocks.length === 0 && keys.session === undefined)) return;
     const value = encodeIndexEntry({ dispatcher: this.dispatcherId, epoch: this.epoch.current });
-    const pipeline = this.redis.pipeline();
-    for (const hash of keys.blocks) pipeline.set(this.names.affinityKey(job.model, 'b', hash), value, 'EX', this.ttlSeconds);
-    if (keys.session !== undefined) pipeline.set(this.names.affinityKey(job.model, 's', keys.session), value, 'EX', this.ttlSeconds);
-    // The index is a hint: a lost write costs one later cache miss, never a request.
-    pipeline.exec().catch((err: Error) => this.logger.debug({ err: err.message, rid: job.rid }, 'affinity index write failed'));
+    // After the head's PUBLISH has left (end of this turn), as the job's fate is: the client's frames go first.
+    setImmediate(() => {
+      const pipeline = this.redis.pipeline();
+      for (const hash of keys.blocks) pipeline.set(this.names.affinityKey(job.model, 'b', hash), value, 'EX', this.ttlSeconds);
+      if (keys.session !== undefined) pipeline.set(this.names.affinityKey(job.model, 's', keys.session), value, 'EX', this.ttlSeconds);
+      // The index is a hint: a lost write costs one later cache miss, never a request.
+      pipeline.exec().catch((err: unknown) => this.failures.report('affinity_index_write', err, 'could not record the job in the affinity index', { rid: job.rid }));
+    });
   }
 }

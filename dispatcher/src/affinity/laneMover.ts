@@ -1,5 +1,5 @@
 import { Queue, type Job } from 'bullmq';
-import { inferenceJobOptions, isInferenceJob, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
+import { inferenceJobOptions, isInferenceJob, QueueCache, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
 
 /** The lane states a job no live worker holds can be in. */
 const MOVABLE_STATES = ['waiting', 'prioritized', 'delayed', 'active'] as const;
@@ -20,21 +20,17 @@ export interface MoveCounts {
  * ingress at the steal bound, every surviving dispatcher) never duplicate it.
  */
 export class LaneMover {
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues: QueueCache;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly names: RedisNames,
-  ) {}
+  ) {
+    this.queues = new QueueCache((name) => new Queue(name, { connection: redis, prefix: names.bullPrefix }));
+  }
 
-  queue(name: string): Queue {
-    let q = this.queues.get(name);
-    if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.names.bullPrefix });
-      q.on('error', () => undefined);
-      this.queues.set(name, q);
-    }
-    return q;
+  private queue(name: string): Queue {
+    return this.queues.get(name);
   }
 
   /** Every movable job of `dispatcher`'s lane for `model`. */
@@ -55,8 +51,8 @@ export class LaneMover {
   async requeue(job: Job<InferenceJob>): Promise<boolean> {
     const data: unknown = job.data;
     if (!isInferenceJob(data)) return false;
-    // Its client may have cancelled while the job was between the queues, or already seen bytes.
-    if ((await this.redis.exists(this.names.startedFlag(data.rid))) === 1) return false;
+    // Its client may have cancelled while the job was between the queues, or already seen bytes (its fate is set).
+    if ((await this.redis.exists(this.names.jobFate(data.rid))) === 1) return false;
     const moved: InferenceJob = { ...data, affinity: { ...data.affinity, blocks: data.affinity?.blocks ?? [], moved: true } };
     await this.queue(this.names.queueName(data.model)).add('request', moved, inferenceJobOptions(data.rid, job.priority));
     return true;
@@ -76,7 +72,7 @@ export class LaneMover {
     await this.redis.srem(this.names.laneSet(model), dispatcher);
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  close(): Promise<void> {
+    return this.queues.close();
   }
 }

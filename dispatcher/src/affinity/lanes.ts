@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
-import type { InferenceJob, Logger, RedisClient, RedisNames } from '@infergate/shared';
+import type { InferenceJob, InternalFailures, Logger, RedisClient, RedisNames } from '@infergate/shared';
+import type { DispatcherOperation } from '../metrics.js';
 import type { ModelConsumer } from '../modelConsumer.js';
 import type { LaneMetrics } from './affinityMetrics.js';
 import { CacheEpoch } from './cacheEpoch.js';
@@ -35,9 +36,10 @@ export class AffinityLanes {
     private readonly settings: LaneSettings,
     private readonly createConsumer: (queueName: string, model: string) => ModelConsumer,
     readonly metrics: LaneMetrics,
+    private readonly failures: InternalFailures<DispatcherOperation>,
     private readonly logger: Logger,
   ) {
-    this.writer = new IndexWriter(redis, names, settings.dispatcherId, this.epoch, settings.indexTtlSeconds, logger);
+    this.writer = new IndexWriter(redis, names, settings.dispatcherId, this.epoch, settings.indexTtlSeconds, failures);
     this.mover = new LaneMover(redis, names);
   }
 
@@ -76,7 +78,11 @@ export class AffinityLanes {
     await this.adopting;
     await Promise.all([...this.consumers.values()].map((c) => c.stopPulling()));
     for (const model of this.consumers.keys()) {
-      const counts = await this.mover.moveLane(model, this.settings.dispatcherId).catch(() => undefined);
+      const counts = await this.mover.moveLane(model, this.settings.dispatcherId).catch((err: unknown) => {
+        // What stays behind leaves at its ingress's steal bound, or when a survivor adopts the lane.
+        this.failures.report('lane_move', err, 'could not hand the lane to the shared queue', { model });
+        return undefined;
+      });
       if (counts && counts.moved + counts.dropped > 0) this.logger.info({ model, ...counts }, 'lane handed to the shared queue');
       this.metrics.moved(model, 'drain', counts?.moved ?? 0);
     }
@@ -85,7 +91,8 @@ export class AffinityLanes {
   async close(): Promise<void> {
     await Promise.all([...this.consumers.values()].map((c) => c.close()));
     for (const model of this.consumers.keys()) {
-      await this.redis.srem(this.names.laneSet(model), this.settings.dispatcherId).catch(() => undefined);
+      // Left in the set, the lane is forgotten by the first survivor that finds it empty.
+      await this.redis.srem(this.names.laneSet(model), this.settings.dispatcherId).catch((err: unknown) => this.failures.report('lane_register', err, 'could not unregister the lane', { model }));
     }
     await this.mover.close();
   }
@@ -94,6 +101,9 @@ export class AffinityLanes {
     try {
       const live = new Set(await this.redis.zrangebyscore(this.names.dispatcherIndex, Date.now() - this.settings.heartbeatTtlMs, '+inf'));
       for (const model of this.consumers.keys()) {
+        // Re-asserted every round: a peer that took this dispatcher for dead
+        // (a pause longer than the heartbeat TTL) has forgotten its lane.
+        await this.redis.sadd(this.names.laneSet(model), this.settings.dispatcherId);
         for (const owner of await this.redis.smembers(this.names.laneSet(model))) {
           if (live.has(owner) || owner === this.settings.dispatcherId) continue;
           const counts = await this.mover.moveLane(model, owner);
@@ -103,7 +113,7 @@ export class AffinityLanes {
         }
       }
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'lane adoption failed; trying again');
+      this.failures.report('lane_move', err, 'lane adoption failed; trying again next round');
     }
   }
 }

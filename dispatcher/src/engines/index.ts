@@ -33,6 +33,7 @@ export async function detectEngineKind(client: EngineClient, timeoutMs: number):
     if (cards.some((c) => c.owned_by === 'vllm')) return 'vllm';
     if (cards.some((c) => c.owned_by === 'llamacpp')) return 'llamacpp';
   } catch {
+    // An engine that does not answer yet is not identified yet; the caller asks again and says it waits.
     return undefined;
   }
   return undefined;

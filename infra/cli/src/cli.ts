@@ -109,6 +109,7 @@ export async function runCli(argv: readonly string[], env: Env, io: CliOutput): 
     io.err(`infergate: ${(err as Error).message}\n`);
     return 1;
   } finally {
+    // The command's answer is out and the process exits next; a queue that cannot close cleanly holds nothing.
     await queues.close().catch(() => undefined);
     redis.disconnect();
   }

@@ -3,9 +3,11 @@ import {
   encodeBody,
   createPublisher,
   encodeControl,
+  encodeJobFate,
   forwardableRequestHeaders,
   gatewayError,
   JOB_VERSION,
+  type CancelReason,
   type InferenceJob,
 } from '@infergate/shared';
 import type { IngressContext } from '../context.js';
@@ -29,9 +31,9 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
   // also stops a copy that stalled-job recovery would start again later
   // (dispatchers check it before re-running a job).
   const { publish } = createPublisher(commands);
-  const publishCancel = (rid: string, reason: string) => {
+  const publishCancel = (rid: string, reason: CancelReason) => {
     publish(names.controlChannel, encodeControl({ type: 'cancel', rid, reason })).catch(() => undefined);
-    commands.set(names.startedFlag(rid), 'abandoned', 'EX', ABANDONED_FLAG_SECONDS).catch(() => undefined);
+    commands.set(names.jobFate(rid), encodeJobFate({ kind: 'abandoned' }), 'EX', ABANDONED_FLAG_SECONDS).catch(() => undefined);
   };
 
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {

@@ -1,5 +1,6 @@
 import { gatewayError, type ErrorCode } from '../errors.js';
 import { encodeControl } from '../protocol/control.js';
+import type { CancelReason } from '../protocol/stopReason.js';
 import { encodeFrame, FrameKind, jsonPayload } from '../protocol/frames.js';
 import { isInferenceJob } from '../protocol/job.js';
 import type { RedisClient } from '../redis/connection.js';
@@ -8,7 +9,7 @@ import { createPublisher, type Publish } from '../redis/pubsub.js';
 import { QUEUED_STATES, type QueueInspector, type QueueJobState } from './queueInspector.js';
 
 /** The cancel reason an operator's cancel carries; it is also the error code the client receives. */
-export const OPERATOR_CANCEL_REASON = 'operator_cancelled' satisfies ErrorCode;
+export const OPERATOR_CANCEL_REASON = 'operator_cancelled' satisfies CancelReason & ErrorCode;
 
 export interface CancelResult {
   readonly id: string;

@@ -1,3 +1,5 @@
+import { cancelReasonOf, type CancelReason } from './stopReason.js';
+
 /*
  * Control messages, ingress → every dispatcher, on one broadcast channel.
  * They are rare (a client went away, an operator cancelled a job), so JSON is
@@ -7,7 +9,7 @@
 export interface CancelMessage {
   readonly type: 'cancel';
   readonly rid: string;
-  readonly reason: string;
+  readonly reason: CancelReason;
 }
 
 export type ControlMessage = CancelMessage;
@@ -20,7 +22,7 @@ export function decodeControl(raw: string): ControlMessage | undefined {
   try {
     const m = JSON.parse(raw) as Partial<CancelMessage>;
     if (m.type === 'cancel' && typeof m.rid === 'string') {
-      return { type: 'cancel', rid: m.rid, reason: typeof m.reason === 'string' ? m.reason : 'cancelled' };
+      return { type: 'cancel', rid: m.rid, reason: cancelReasonOf(m.reason) };
     }
   } catch {
     // A malformed control message is dropped: control traffic is advisory.

@@ -30,6 +30,7 @@ export function parseDispatcherState(raw: string | null): DispatcherState | unde
     const s = JSON.parse(raw) as DispatcherState;
     return typeof s.id === 'string' && Array.isArray(s.models) ? s : undefined;
   } catch {
+    // Read as absent: an entry nobody can parse serves no model, and it expires with its heartbeat TTL.
     return undefined;
   }
 }

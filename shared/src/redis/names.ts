@@ -25,7 +25,8 @@ export interface RedisNames {
   dispatcherKey(dispatcherId: string): string;
   readonly dispatcherIndex: string;
   readonly modelIndex: string;
-  startedFlag(requestId: string): string;
+  /** The request's never-run-twice record (see `JobFate`). */
+  jobFate(requestId: string): string;
   /** Rate-limit state of one key or tenant; shares its hash tag with {@link principalLeases}. */
   principalRate(principal: string): string;
   /** Sorted set of one key's or tenant's open requests, scored by lease expiry. */
@@ -56,7 +57,8 @@ export function redisNames(prefix: string): RedisNames {
     dispatcherKey: (id) => `${prefix}:{reg}:dispatcher:${id}`,
     dispatcherIndex: `${prefix}:{reg}:dispatchers`,
     modelIndex: `${prefix}:{reg}:models`,
-    startedFlag: (rid) => `${prefix}:started:{r.${rid}}`,
+    // The name older versions gave it: a rolling upgrade keeps the records of jobs in flight.
+    jobFate: (rid) => `${prefix}:started:{r.${rid}}`,
     // One tag per principal: the limiter's script reads and writes both keys at once.
     principalRate: (p) => `${prefix}:limit:{p.${encodeURIComponent(p)}}:rate`,
     principalLeases: (p) => `${prefix}:limit:{p.${encodeURIComponent(p)}}:leases`,
