@@ -137,8 +137,8 @@ class Generation {
   private slotAt = 0;
   private firstAt = 0;
   private cachedTokens = 0;
-  /** The slot began on the prompt in the prompt cache, which must learn what it ends up holding. */
-  private cacheBegun = false;
+  /** The prompt the slot began on in the prompt cache, which must learn what the slot ends up holding. */
+  private cachedPrompt: PromptSequence | undefined;
 
   constructor(
     private readonly env: SimEnv,
@@ -187,9 +187,10 @@ class Generation {
     }
     this.slotAt = performance.now();
     const { config, cache } = this.env;
-    if (this.job.prompt) {
-      this.cachedTokens = cache.begin(slot, this.job.prompt.tokens);
-      this.cacheBegun = true;
+    const prompt = this.job.prompt;
+    if (prompt) {
+      this.cachedTokens = cache.begin(slot, prompt.tokens);
+      this.cachedPrompt = prompt;
     }
     slot.task!.cachedTokens = this.cachedTokens;
     this.timer = setTimeout(this.tick, config.ttftMs + (this.job.promptTokens - this.cachedTokens) * config.prefillMsPerToken);
@@ -253,10 +254,11 @@ class Generation {
     const fault = this.fault;
     if (fault?.dieAfterTokens == null || this.written < fault.dieAfterTokens) return false;
     this.settle();
-    // Node corks a response's writes until the next tick, so dying synchronously would swallow the last tokens;
-    // the socket is ended after a flush rather than reset, so the client surely has the N tokens before the cut.
+    // Node corks a response's writes until the next tick, so dying synchronously would swallow the last tokens
+    // (Node 24 drops them even from a socket ended with destroySoon); the socket is ended after a flush rather
+    // than reset, so the client surely has the N tokens before the cut.
     if (fault.dieMode === 'exit') setImmediate(() => this.env.die());
-    else this.res.socket?.destroySoon();
+    else setImmediate(() => this.res.socket?.destroySoon());
     return true;
   }
 
@@ -264,7 +266,7 @@ class Generation {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    if (this.cacheBegun) this.env.cache.end(this.slot!, this.job.prompt!.followedBy(this.job.content.upTo(this.written)));
+    if (this.cachedPrompt) this.env.cache.end(this.slot!, this.cachedPrompt.followedBy(this.job.content.upTo(this.written)));
     this.ticket.cancel();
     this.untrack();
   }

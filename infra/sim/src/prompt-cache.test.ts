@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type SimulatorHandle, type StartOptions } from './simulator.js';
-import { fetchRaw } from './testing/client.js';
+import { call, eventually, fetchRaw } from './testing/client.js';
 import { eventsOf } from './testing/replay.js';
 
 interface Message {
@@ -137,6 +137,18 @@ describe('llama.cpp', () => {
     expect(b.body.timings.cache_n).toBe(sizes[1]! - 1);
     const a = await complete(s, prompts[0]!);
     expect(a.body.timings.cache_n).toBe(1);
+  });
+
+  it('/slots shows a running task\'s cached and processed prompt tokens', async () => {
+    const s = await sim({ kind: 'llamacpp', slots: 1 });
+    const prompt = prose('slot', 40);
+    const first = await complete(s, prompt);
+    s.configure({ itlMs: 50, tokens: 100 });
+    const running = call(s.url, '/completion', { body: { prompt, stream: true } });
+    await eventually(() => s.stats().processing === 1);
+    const [slot] = JSON.parse((await fetchRaw(s.url, '/slots')).body) as { n_prompt_tokens_processed: number; n_prompt_tokens_cache: number }[];
+    running.abort();
+    expect(slot).toMatchObject({ n_prompt_tokens_cache: first.body.tokens_evaluated - 1, n_prompt_tokens_processed: 1 });
   });
 
   it('a restarted engine starts with an empty cache', async () => {

@@ -21,7 +21,7 @@ export interface StopHandlers {
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Installs the handlers; `trigger` starts the orderly stop from inside, as a signal would. */
-export function onStopSignals({ stop, force, graceMs }: StopHandlers): { trigger(reason: string, failed?: boolean): void } {
+export function onStopSignals({ stop, force, graceMs }: StopHandlers): { trigger(reason: string): void } {
   let firstAt: number | undefined;
   let failed = false;
   const forceExit = (reason: string): void => {
@@ -48,10 +48,5 @@ export function onStopSignals({ stop, force, graceMs }: StopHandlers): { trigger
   };
   process.on('uncaughtException', onError);
   process.on('unhandledRejection', onError);
-  return {
-    trigger(reason, fail = false) {
-      failed ||= fail;
-      begin(reason);
-    },
-  };
+  return { trigger: begin };
 }
