@@ -18,8 +18,9 @@ function metricsUrls(fleet: Fleet): string[] {
   return [...fleet.ingressUrls, ...fleet.dispatcherStatusUrls].map((u) => `${u}/metrics`);
 }
 
-/** Runs `run` and returns its result with how much each affinity series grew meanwhile. */
-export async function countAffinity<T>(fleet: Fleet, run: () => Promise<T>): Promise<{ result: T; series: Series }> {
+/** Runs `run` and returns its result with how much each affinity series of `fleet` grew meanwhile (none for an arm without one). */
+export async function countAffinity<T>(fleet: Fleet | undefined, run: () => Promise<T>): Promise<{ result: T; series: Series | undefined }> {
+  if (!fleet) return { result: await run(), series: undefined };
   const urls = metricsUrls(fleet);
   const before = await scrapeSeries(urls, SERIES);
   const result = await run();

@@ -5,8 +5,8 @@ import { planWorkload, runConversations, type Route, type TurnRecord, type Workl
 import { startFleet, startSims, stopServices, type EngineSpec, type Fleet } from '../lib/fleet.js';
 import { table } from '../lib/markdown.js';
 import { NGINX_MISSING, nginxAvailable, startNginx, type Nginx } from '../lib/nginx.js';
-import { simResetStats, simStats } from '../lib/sim.js';
-import { round, summarize } from '../lib/stats.js';
+import { engineFigures, simResetStats } from '../lib/sim.js';
+import { latencyFigures, round, summarize, type LatencyFigures } from '../lib/stats.js';
 
 /*
  * Cache-aware scheduling (issue 17): multi-turn conversations with think
@@ -62,17 +62,13 @@ export const AFFINITY_ARMS = {
 
 const SINGLE_TURN = { seed: 2_017, streams: 4, blocks: 8, maxTokens: 4 };
 
-export interface ConversationRow {
+export interface ConversationRow extends LatencyFigures {
   readonly arm: string;
-  readonly requests: number;
-  readonly failed: number;
   /** Σ cache_n / Σ (cache_n + prompt_n) over the arm's answers. */
   readonly reuse: number;
   /** The same, per turn (index 0 = first turn). */
   readonly reuseByTurn: number[];
-  readonly ttftMs: { p50: number; p99: number };
   readonly ttftP50ByTurn: number[];
-  readonly e2eMs: { p50: number; p99: number };
   /** Sum of the engines' own deferral counters: requests that waited inside an engine. */
   readonly deferrals: number;
   readonly served: number[];
@@ -127,23 +123,16 @@ function byTurn<T>(records: readonly TurnRecord[], turns: number, of: (rs: TurnR
 async function measureArm(arm: string, under: ArmUnderTest, workload: Workload): Promise<ConversationRow> {
   await runConversations(planWorkload({ ...workload.options, ...WARM_UP }), under.route);
   await Promise.all(under.engineUrls.map(simResetStats));
-  const play = () => runConversations(workload, under.route);
-  const { result: records, series } = under.fleet ? await countAffinity(under.fleet, play) : { result: await play(), series: undefined };
-  const stats = await Promise.all(under.engineUrls.map(simStats));
+  const { result: records, series } = await countAffinity(under.fleet, () => runConversations(workload, under.route));
+  const engines = await engineFigures(under.engineUrls);
   const ok = records.filter((r) => r.ok);
-  const ttft = summarize(ok.map((r) => r.ttft));
-  const e2e = summarize(ok.map((r) => r.total));
   return {
     arm,
-    requests: records.length,
-    failed: records.length - ok.length,
+    ...latencyFigures(records),
     reuse: reuse(ok),
     reuseByTurn: byTurn(ok, workload.options.turns, reuse),
-    ttftMs: { p50: round(ttft.p50), p99: round(ttft.p99) },
     ttftP50ByTurn: byTurn(ok, workload.options.turns, (rs) => round(summarize(rs.map((r) => r.ttft)).p50, 1)),
-    e2eMs: { p50: round(e2e.p50), p99: round(e2e.p99) },
-    deferrals: stats.reduce((n, s) => n + s.deferrals, 0),
-    served: stats.map((s) => s.completed),
+    ...engines,
     ...(series ? { affinitySeries: series } : {}),
   };
 }
@@ -258,7 +247,7 @@ async function singleTurnScenario(requestsPerBlock: number): Promise<SingleTurnR
           }
         });
         const figures = { on: singleTurnFigures(records.on), off: singleTurnFigures(records.off) };
-        return { streams, blocks, requestsPerBlock, ...figures, addedP50Ms: round(figures.on.ttftMs.p50 - figures.off.ttftMs.p50, 3), affinitySeries: series };
+        return { streams, blocks, requestsPerBlock, ...figures, addedP50Ms: round(figures.on.ttftMs.p50 - figures.off.ttftMs.p50, 3), affinitySeries: series! };
       },
     );
   } finally {

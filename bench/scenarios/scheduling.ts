@@ -5,8 +5,8 @@ import { LoadClient, type StreamTiming } from '../lib/loadgen.js';
 import { table } from '../lib/markdown.js';
 import { NGINX_MISSING, nginxAvailable, startNginx, type Nginx } from '../lib/nginx.js';
 import { seededRandom } from '../lib/random.js';
-import { simResetStats, simStats } from '../lib/sim.js';
-import { round, summarize } from '../lib/stats.js';
+import { engineFigures, simResetStats } from '../lib/sim.js';
+import { latencyFigures, round, type LatencyFigures } from '../lib/stats.js';
 
 /*
  * Scheduling quality: a heterogeneous pool at about 90 % of what it can
@@ -43,12 +43,8 @@ export const SCHEDULING_ARMS = {
   nginx: 'nginx least_conn',
 } as const;
 
-export interface SchedulingRow {
+export interface SchedulingRow extends LatencyFigures {
   readonly arm: string;
-  readonly requests: number;
-  readonly failed: number;
-  readonly e2eMs: { p50: number; p99: number };
-  readonly ttftMs: { p50: number; p99: number };
   /** Sum of the engines' own deferral counters. */
   readonly deferrals: number;
   /** Completed requests per engine, in pool order. */
@@ -81,22 +77,10 @@ async function runArm(arm: string, entryUrl: string, engineUrls: readonly string
     await Promise.all(clients.map((c) => c.closedLoop(2, 1_500)));
     await Promise.all(engineUrls.map(simResetStats));
     // One Poisson stream per output length at rate/n: together, Poisson arrivals at `rate` with lengths mixed evenly.
-    const load = async (): Promise<StreamTiming[]> => (await Promise.all(clients.map((c, i) => c.openLoop(rate / clients.length, durationMs, seededRandom(ARRIVAL_SEED + i))))).flat();
-    const { result: timings, series } = fleet ? await countAffinity(fleet, load) : { result: await load(), series: undefined };
-    const stats = await Promise.all(engineUrls.map(simStats));
-    const ok = timings.filter((t) => t.ok);
-    const e2e = summarize(ok.map((t) => t.total));
-    const ttft = summarize(ok.map((t) => t.ttft));
-    return {
-      arm,
-      requests: timings.length,
-      failed: timings.length - ok.length,
-      e2eMs: { p50: round(e2e.p50), p99: round(e2e.p99) },
-      ttftMs: { p50: round(ttft.p50), p99: round(ttft.p99) },
-      deferrals: stats.reduce((n, s) => n + s.deferrals, 0),
-      served: stats.map((s) => s.completed),
-      ...(series ? { affinitySeries: series } : {}),
-    };
+    const { result: timings, series } = await countAffinity(fleet, async (): Promise<StreamTiming[]> =>
+      (await Promise.all(clients.map((c, i) => c.openLoop(rate / clients.length, durationMs, seededRandom(ARRIVAL_SEED + i))))).flat(),
+    );
+    return { arm, ...latencyFigures(timings), ...(await engineFigures(engineUrls)), ...(series ? { affinitySeries: series } : {}) };
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
