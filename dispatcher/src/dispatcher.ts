@@ -74,6 +74,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     gate,
     draining: () => shutdown.draining,
     redisConnections: () => ({ commands: commands.status === 'ready', control: control.ready }),
+    prefixCache: () => monitor.snapshot?.prefixCache,
   });
   const failures = internalFailures<DispatcherOperation>(log, (operation) => metrics.internalFailure(operation));
   const monitor = new EngineMonitor(
@@ -167,7 +168,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     monitor,
     models: () => discovery.models,
     draining: () => shutdown.draining,
-    ...(lanes ? { affinityEpoch: () => lanes.epoch.after(monitor.snapshot?.ready) } : {}),
+    ...(lanes ? { affinityEpoch: () => lanes.epoch.after(monitor.snapshot) } : {}),
   });
 
   await listenForControl(control, names.controlChannel, (rid, reason) => running.abort(rid, reason));

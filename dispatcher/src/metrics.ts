@@ -43,6 +43,8 @@ export interface DispatcherProbes {
   draining(): boolean;
   /** Connection name → whether it is usable now. */
   redisConnections(): Readonly<Record<string, boolean>>;
+  /** The engine's own cumulative prefix-cache figures, where it exports them (vLLM). */
+  prefixCache?(): { readonly queries: number; readonly hits: number } | undefined;
 }
 
 /**
@@ -93,6 +95,20 @@ export class DispatcherMetrics {
       gate.state.blockedBy === undefined ? 0 : 1,
     );
     gateGauge('infergate_dispatcher_draining', '1 while the dispatcher drains before exiting.', () => (probes.draining() ? 1 : 0));
+    new Gauge({
+      name: 'infergate_engine_prefix_cache_tokens',
+      help: 'The engine\'s own cumulative prefix-cache counters as of the last poll (vLLM prefix_cache_queries / prefix_cache_hits): prompt tokens queried and hit. Reset when the engine restarts; use rate().',
+      labelNames: ['kind'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const figures = probes.prefixCache?.();
+        if (figures) {
+          this.set({ kind: 'queried' }, figures.queries);
+          this.set({ kind: 'hit' }, figures.hits);
+        }
+      },
+    });
     new Gauge({
       name: 'infergate_redis_connected',
       help: '1 while the Redis connection is ready.',

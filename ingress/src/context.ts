@@ -1,14 +1,62 @@
 import type { FastifyRequest } from 'fastify';
-import type { IngressConfig, Logger, RedisClient, RedisNames } from '@infergate/shared';
+import type { Queue } from 'bullmq';
+import type { CancelReason, DispatcherState, InferenceJob, IngressConfig, Logger, RedisClient, RedisNames } from '@infergate/shared';
 import type { LaneRouter } from './affinity/laneRouter.js';
+import type { Principal } from './auth/index.js';
 import type { DrainRate } from './drainRate.js';
-import type { JobQueues } from './jobQueues.js';
-import type { QueueDepths } from './queueDepths.js';
-import type { KeyLimiter } from './limits/index.js';
+import type { InternalFailures } from './internalFailures.js';
 import type { IngressMetrics } from './metrics.js';
-import type { RegistryView } from './registryView.js';
-import type { ReplyRouter } from './replyRouter.js';
+import type { QueueDepths } from './queueDepths.js';
+import type { FrameSink } from './replyRouter.js';
 import type { RelayOutcome } from './requestRelay.js';
+
+/*
+ * What the routes need, as small interfaces: `startIngress` fills them with
+ * the Redis-backed classes, a test with fakes that run no Redis at all.
+ */
+
+/** The model queues, as the inference route uses them (JobQueues). */
+export interface JobSubmitter {
+  /** `priority`: 1 is the most urgent. */
+  enqueue(job: InferenceJob, priority?: number): Promise<void>;
+  /** Removes a job no dispatcher has started; false when it is running or gone. Rejects when Redis cannot say. */
+  removeWaiting(model: string, rid: string): Promise<boolean>;
+}
+
+/** Per-key admission (KeyLimiter). */
+export interface Limiter {
+  /** Admits the request or throws a 429; resolves to the function that gives its slot back. */
+  acquire(principal: Principal, rid: string): Promise<() => void>;
+}
+
+/** The process's reply channel (ReplyRouter). */
+export interface ReplyRoutes {
+  readonly channel: string;
+  readonly ready: boolean;
+  add(rid: string, sink: FrameSink): void;
+  remove(rid: string): void;
+}
+
+/** Tells whichever dispatcher holds a request to stop it, and any later copy not to start (RedisCancelPublisher). */
+export interface CancelPublisher {
+  publishCancel(rid: string, reason: CancelReason): void;
+}
+
+/** The fleet as the dispatchers report it (RegistryView). */
+export interface FleetView {
+  readonly live: readonly DispatcherState[];
+  readonly knownModels: ReadonlySet<string>;
+  readonly fresh: boolean;
+  /** The queue a request goes to; throws the catalog's 404 (or 400 without a model) otherwise. */
+  resolve(requested: string | undefined): string;
+}
+
+/** The operator surface's access to Redis itself: inspection and queue control are Redis operations. */
+export interface OperatorAccess {
+  readonly commands: RedisClient;
+  /** A model's queue, or with `lane` that dispatcher's affinity lane of it. */
+  queue(model: string, lane?: string): Queue;
+}
 
 /** Everything the ingress routes share; built once per process by `startIngress`, or by a test. */
 export interface IngressContext {
@@ -16,16 +64,22 @@ export interface IngressContext {
   readonly logger: Logger;
   readonly ingressId: string;
   readonly names: RedisNames;
-  readonly commands: RedisClient;
-  readonly router: ReplyRouter;
-  readonly queues: JobQueues;
-  /** Cache affinity: keys, index lookup, lane choice and placement of each job. */
-  readonly lanes: LaneRouter;
-  readonly registry: RegistryView;
+  readonly router: ReplyRoutes;
+  readonly jobs: JobSubmitter;
+  /** Cache affinity: keys, index lookup, lane choice and placement of each job. Absent: every job goes to the shared queue. */
+  readonly lanes?: LaneRouter;
+  readonly cancels: CancelPublisher;
+  /** Counts and logs internal failures that have no client to answer. */
+  readonly failures: InternalFailures;
+  readonly registry: FleetView;
   readonly drainRate: DrainRate;
   readonly queueDepths: QueueDepths;
-  readonly limiter: KeyLimiter;
+  readonly limiter: Limiter;
   readonly metrics: IngressMetrics;
+  /** Whether the command connection is usable now (`/readyz`). */
+  redisReady(): boolean;
+  /** Absent, the operator surface (`/admin`) is not served, as without ADMIN_API_KEY. */
+  readonly operator?: OperatorAccess;
   /** True once shutdown began: new requests are refused, open ones finish. */
   draining: boolean;
   onSettled(request: FastifyRequest, model: string, outcome: RelayOutcome, durationMs: number): void;

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import {
   createRedis,
   createSubscriber,
-  gatewayError,
   QueueInspector,
   redisNames,
   redisTarget,
@@ -23,6 +23,11 @@ import { KeyLimiter } from './limits/index.js';
 import { IngressMetrics } from './metrics.js';
 import { RegistryView } from './registryView.js';
 import { ReplyRouter } from './replyRouter.js';
+import { drainOpenResponses } from './shutdownDrain.js';
+import { InternalFailures } from './internalFailures.js';
+import { RedisCancelPublisher } from './cancelPublisher.js';
+import { watchRedisConnection } from './redisConnectionWatch.js';
+import { logRequest } from './requestLog.js';
 
 export interface IngressHandle {
   readonly app: FastifyInstance;
@@ -40,7 +45,17 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   const target = redisTarget(config);
   const commands = createRedis(target, 'command', `ig-ingress-${ingressId}`);
   const subscriber = createRedis(target, 'subscriber', `ig-ingress-reply-${ingressId}`);
-  for (const c of [commands, subscriber]) c.on('error', (err: Error) => log.debug({ err: err.message }, 'redis'));
+  // The probes read the router, registry and queues below when Prometheus scrapes, long after start-up.
+  const metrics = new IngressMetrics({
+    openRequests: () => router.open,
+    models: (): ReadonlySet<string> => registry.knownModels,
+    liveDispatchers: (): number => registry.live.length,
+    redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
+    inspector: new QueueInspector(commands, (model, lane): Queue => queues.forInspection(model, lane), names.laneSet),
+  });
+  const failures = new InternalFailures(log, metrics);
+  watchRedisConnection(commands, 'commands', failures);
+  watchRedisConnection(subscriber, 'replies', failures);
   await waitReady(commands);
   const router = new ReplyRouter(createSubscriber(subscriber), names.replyChannel(ingressId), log);
   await router.start();
@@ -49,58 +64,33 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     names,
     { refreshMs: REGISTRY_REFRESH_MS, heartbeatTtlMs: config.HEARTBEAT_TTL_SECONDS * 1000 },
     { defaultModel: config.DEFAULT_MODEL, unknownModel: config.UNKNOWN_MODEL },
-    log,
+    failures,
   );
   await registry.start();
-  const queues = new JobQueues(commands, names);
-  const metrics = new IngressMetrics({
-    openRequests: () => router.open,
-    models: () => registry.knownModels,
-    liveDispatchers: () => registry.live.length,
-    redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
-    inspector: new QueueInspector(commands, queues.forInspection, names.laneSet),
-  });
-  const lanes = new LaneRouter(
-    config,
-    registry,
-    new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS),
-    queues,
-    metrics.affinity,
-  );
+  const queues = new JobQueues(commands, names, failures);
+  const lanes = new LaneRouter(config, registry, new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS), queues, metrics.affinity);
+  const limiter = new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000, failures);
   const context: IngressContext = {
     config,
     logger: log,
     ingressId,
     names,
-    commands,
     router,
-    queues,
+    jobs: queues,
     lanes,
+    cancels: new RedisCancelPublisher(commands, names, failures),
+    failures,
     registry,
     drainRate: new DrainRate(),
     queueDepths: new QueueDepths((model) => queues.depth(model, lanes.laneOwners(model))),
-    limiter: new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000),
+    limiter,
     metrics,
+    redisReady: () => commands.status === 'ready',
+    operator: { commands, queue: queues.forInspection },
     draining: false,
     onSettled(request, model, outcome, durationMs) {
       metrics.requestSettled(request, model, outcome, durationMs);
-      log.info(
-        {
-          rid: request.id,
-          principal: request.principal && `${request.principal.kind}:${request.principal.id}`,
-          path: request.url.split('?')[0],
-          model,
-          dispatcher: outcome.dispatcher,
-          status: outcome.status,
-          error: outcome.error,
-          queueWaitMs: outcome.queueWaitMs,
-          headMs: outcome.headMs,
-          ttftMs: outcome.ttftMs,
-          durationMs,
-          bytes: outcome.bytes,
-        },
-        'request',
-      );
+      logRequest(log, request, model, outcome, durationMs);
     },
   };
   const app = await buildApp(context);
@@ -110,16 +100,13 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     async close() {
       context.draining = true;
       const closing = app.close();
-      const deadline = Date.now() + config.DRAIN_TIMEOUT_SECONDS * 1000;
-      while (router.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      if (router.open > 0) log.warn({ open: router.open }, 'drain budget spent; failing open responses');
-      router.failAll(gatewayError('shutting_down'));
+      await drainOpenResponses(router, config.DRAIN_TIMEOUT_SECONDS * 1000, log);
       // Keep-alive connections that went idle after their last response would
       // otherwise hold the server open until their timeout.
       app.server.closeAllConnections();
       await closing;
       registry.stop();
-      context.limiter.close();
+      limiter.close();
       await queues.close();
       await router.stop();
       await commands.quit().catch(() => commands.disconnect());

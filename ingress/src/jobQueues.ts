@@ -1,18 +1,25 @@
 import { Queue } from 'bullmq';
 import { gatewayError, inferenceJobOptions, PRIORITY_CLASSES, QueueCache, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
+import type { JobSubmitter } from './context.js';
+import type { InternalFailures } from './internalFailures.js';
 
 /**
  * One BullMQ queue per model (and per affinity lane), created on first use
  * and sharing the ingress's command connection.
  */
-export class JobQueues {
+export class JobQueues implements JobSubmitter {
   private readonly queues: QueueCache;
 
   constructor(
     connection: RedisClient,
     private readonly names: RedisNames,
+    failures: InternalFailures,
   ) {
-    this.queues = new QueueCache((name) => new Queue(name, { connection, prefix: names.bullPrefix }));
+    this.queues = new QueueCache(
+      (name) => new Queue(name, { connection, prefix: names.bullPrefix }),
+      // The queue repeats its connection's errors, which the connection's own watch logs once per outage.
+      (err, name) => failures.report('queue', err, { queue: name }),
+    );
   }
 
   queue(model: string): Queue {
@@ -24,7 +31,7 @@ export class JobQueues {
     return this.queues.get(this.names.laneQueueName(model, dispatcherId));
   }
 
-  /** A model's queue, or with `lane` that dispatcher's lane of it (the inspector's view). */
+  /** A model's queue, or with `lane` that dispatcher's lane of it (the operator's view). */
   readonly forInspection = (model: string, lane?: string): Queue => (lane === undefined ? this.queue(model) : this.lane(model, lane));
 
   /**
@@ -49,13 +56,14 @@ export class JobQueues {
 
   /**
    * Removes a job that no dispatcher has started. Resolves false when the job
-   * is already running (or gone), in which case only a cancel message helps.
+   * is already running (or gone), in which case only a cancel message helps;
+   * rejects with a retryable 503 when Redis cannot say which.
    */
   async removeWaiting(model: string, rid: string, from: Queue = this.queue(model)): Promise<boolean> {
     try {
       return (await from.remove(rid)) === 1;
-    } catch {
-      return false;
+    } catch (err) {
+      throw gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err });
     }
   }
 

@@ -13,7 +13,7 @@ export interface IngressProbes {
   liveDispatchers(): number;
   /** Connection name → whether it is usable now. */
   redisConnections(): Readonly<Record<string, boolean>>;
-  readonly inspector: QueueInspector;
+  readonly inspector: Pick<QueueInspector, 'summaries'>;
 }
 
 /** Queue gauges read one snapshot per scrape; scrapes this close together share it. */
@@ -84,6 +84,13 @@ export class IngressMetrics {
     name: 'infergate_relayed_chunks_total',
     help: 'Response body chunks (data frames) relayed to clients.',
     labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly internalFailures = new Counter({
+    name: 'infergate_ingress_internal_failures_total',
+    help: 'Internal operations that failed (a Redis command, a BullMQ queue), by operation.',
+    labelNames: ['operation'] as const,
     registers: [this.registry],
   });
 
@@ -179,6 +186,11 @@ export class IngressMetrics {
   responseSent(request: FastifyRequest, reply: FastifyReply): void {
     if (this.relayed.has(request)) return;
     this.requests.inc({ route: routeOf(request), status: String(reply.statusCode), model: '' });
+  }
+
+  /** Counts one failed internal operation (see InternalFailures). */
+  internalFailure(operation: string): void {
+    this.internalFailures.inc({ operation });
   }
 
   private queueSummaries(): Promise<QueueSummary[]> {

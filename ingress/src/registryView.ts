@@ -3,10 +3,10 @@ import {
   KNOWN_MODEL_MEMORY_MS as MODEL_MEMORY_MS,
   parseDispatcherState,
   type DispatcherState,
-  type Logger,
   type RedisClient,
   type RedisNames,
 } from '@infergate/shared';
+import type { InternalFailures } from './internalFailures.js';
 
 export interface ModelPolicy {
   readonly defaultModel: string | undefined;
@@ -30,7 +30,7 @@ export class RegistryView {
     private readonly names: RedisNames,
     private readonly settings: { readonly refreshMs: number; readonly heartbeatTtlMs: number },
     private readonly policy: ModelPolicy,
-    private readonly logger: Logger,
+    private readonly failures: InternalFailures,
   ) {}
 
   /**
@@ -75,7 +75,8 @@ export class RegistryView {
       this.known = new Set(this.lastServed.keys());
       this.lastRefresh = now;
     } catch (err) {
-      this.logger.debug({ err: (err as Error).message }, 'registry refresh failed');
+      // The last picture stays in use; `fresh` (and /readyz) turns false once it is a heartbeat TTL old.
+      this.failures.report('registry_refresh', err);
     }
   }
 

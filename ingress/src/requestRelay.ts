@@ -3,6 +3,7 @@ import {
   cancelReasonOf,
   FrameKind,
   gatewayError,
+  isGatewayError,
   parseError,
   parseHead,
   type CancelReason,
@@ -36,10 +37,13 @@ export interface RelayOutcome {
 }
 
 export interface RelayHooks {
-  /** Takes the job out of the queue if nobody started it; false when it is running. */
+  /** Takes the job out of the queue if nobody started it; false when it is running; rejects when Redis cannot say. */
   dequeue(): Promise<boolean>;
-  /** Tells whichever dispatcher holds the request to stop it. */
-  cancel(reason: CancelReason): void;
+  /**
+   * Stops the request's job, wherever it is: `phase` is the relay's when it
+   * gave up (`queued`: nothing has started it yet, as far as the relay knows).
+   */
+  cancel(reason: CancelReason, phase: RelayPhase): void;
   /** The job left the queue: a dispatcher started it. */
   started(): void;
   /** Seconds a client should wait before retrying after a queue timeout. */
@@ -89,7 +93,7 @@ export class RequestRelay implements FrameSink {
   ) {
     res.on('close', () => {
       if (this.phase === 'done') return;
-      this.hooks.cancel('client_disconnected');
+      this.hooks.cancel('client_disconnected', this.phase);
       this.settle(499, 'cancelled');
     });
     this.queueTimer = setTimeout(() => void this.queueDeadlinePassed(), Math.max(0, settings.deadline - Date.now()));
@@ -144,7 +148,7 @@ export class RequestRelay implements FrameSink {
   abandon(err: GatewayError): void {
     if (this.phase === 'done') return;
     this.fail(err);
-    this.hooks.cancel(cancelReasonOf(err.code));
+    this.hooks.cancel(cancelReasonOf(err.code), this.phase);
   }
 
   /** Ends the request with a gateway error, in whatever form the client can still receive. */
@@ -189,7 +193,17 @@ export class RequestRelay implements FrameSink {
 
   private async queueDeadlinePassed(): Promise<void> {
     if (this.phase !== 'queued') return;
-    if (await this.hooks.dequeue()) {
+    let removed: boolean;
+    try {
+      removed = await this.hooks.dequeue();
+    } catch (err) {
+      // Redis cannot say whether the job started: the client hears so now
+      // rather than waiting out the stall timeout, and the cancel stops a
+      // dispatcher that did take it.
+      this.abandon(isGatewayError(err) ? err : gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err }));
+      return;
+    }
+    if (removed) {
       const retryAfter = this.hooks.retryAfterSeconds();
       this.fail(gatewayError('queue_timeout', undefined, retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }));
     } else if (this.phase === 'queued') {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { EngineSnapshot } from '../engines/index.js';
 
 /**
  * The epoch of the engine's prompt cache as this dispatcher knows it. Index
@@ -12,21 +13,28 @@ export class CacheEpoch {
   private readonly base = randomBytes(4).toString('hex');
   private restarts = 0;
   private wasReady: boolean | undefined;
+  private lastQueries = 0;
 
   get current(): string {
     return `${this.base}.${this.restarts}`;
   }
 
-  /** Feeds one engine poll's readiness (undefined: not polled yet); ready after not-ready starts a new epoch. */
-  observe(ready: boolean | undefined): void {
-    if (ready === undefined) return;
-    if (ready && this.wasReady === false) this.restarts++;
-    this.wasReady = ready;
+  /**
+   * Feeds the engine's latest poll (undefined: not polled yet). Ready after
+   * not-ready starts a new epoch, and so does a drop of vLLM's cumulative
+   * prefix-cache queries: the engine restarted between two polls.
+   */
+  observe(snapshot: EngineSnapshot | undefined): void {
+    if (snapshot === undefined) return;
+    const queries = snapshot.prefixCache?.queries;
+    if ((snapshot.ready && this.wasReady === false) || (queries !== undefined && queries < this.lastQueries)) this.restarts++;
+    this.wasReady = snapshot.ready;
+    if (queries !== undefined) this.lastQueries = queries;
   }
 
-  /** The epoch after taking in the engine's latest readiness. */
-  after(ready: boolean | undefined): string {
-    this.observe(ready);
+  /** The epoch after taking in the engine's latest poll. */
+  after(snapshot: EngineSnapshot | undefined): string {
+    this.observe(snapshot);
     return this.current;
   }
 }

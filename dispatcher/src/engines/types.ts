@@ -13,6 +13,8 @@ export interface EngineSnapshot {
   readonly kvUsage?: number;
   /** Cumulative preemptions, where the engine reports them. */
   readonly preemptions?: number;
+  /** Cumulative prompt tokens looked up in the prefix cache and found there (vLLM); a drop means a restart or reset. */
+  readonly prefixCache?: { readonly queries: number; readonly hits: number };
   /** Why the engine is not ready, for the registry and /health. */
   readonly problem?: string;
   /**

@@ -10,7 +10,7 @@ import {
   type QueueInspector,
   type QueueJobState,
 } from '@infergate/shared';
-import type { IngressContext } from '../context.js';
+import type { IngressContext, OperatorAccess } from '../context.js';
 
 /** Jobs listed when no state is asked for: everything not yet finished. */
 const LIVE_STATES: readonly QueueJobState[] = ['waiting', 'prioritized', 'delayed', 'active'];
@@ -23,8 +23,9 @@ interface ModelParams {
  * The operator's JSON API, under `/admin/api`. Models are the ones this
  * ingress routes to (the registry), so a typo never creates a queue.
  */
-export async function adminApi(app: FastifyInstance, ctx: IngressContext, inspector: QueueInspector): Promise<void> {
-  const { commands, names, registry } = ctx;
+export async function adminApi(app: FastifyInstance, ctx: IngressContext, operator: OperatorAccess, inspector: QueueInspector): Promise<void> {
+  const { names, registry } = ctx;
+  const { commands } = operator;
   const knownModel = (model: string): string => {
     if (!registry.knownModels.has(model)) throw gatewayError('model_not_found', `No dispatcher serves the model '${model}'.`, { param: 'model' });
     return model;

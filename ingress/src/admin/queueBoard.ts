@@ -4,7 +4,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { isInferenceJob } from '@infergate/shared';
-import type { IngressContext } from '../context.js';
+import type { IngressContext, OperatorAccess } from '../context.js';
 
 /** Where the queue UI lives; its plugin must be registered under this prefix. */
 export const QUEUE_BOARD_PATH = '/admin/queues';
@@ -15,7 +15,7 @@ export const QUEUE_BOARD_PATH = '/admin/queues';
  * while the admin API's cancel tells the client at once. Job data is reduced
  * to routing metadata, so the UI never shows a prompt.
  */
-export async function queueBoard(app: FastifyInstance, ctx: IngressContext): Promise<void> {
+export async function queueBoard(app: FastifyInstance, ctx: IngressContext, operator: OperatorAccess): Promise<void> {
   const serverAdapter = new FastifyAdapter().setBasePath(QUEUE_BOARD_PATH);
   const board = createBullBoard({ queues: [], serverAdapter, options: { uiConfig: { boardTitle: 'infergate' } } });
   let shown: string | undefined;
@@ -24,9 +24,9 @@ export async function queueBoard(app: FastifyInstance, ctx: IngressContext): Pro
   app.addHook('onRequest', async () => {
     const models = [...ctx.registry.knownModels].sort();
     const boards = models.flatMap((model) => [
-      { queue: ctx.queues.queue(model), name: model, description: `model ${model}` },
-      ...ctx.lanes.laneOwners(model).sort().map((owner) => ({
-        queue: ctx.queues.lane(model, owner),
+      { queue: operator.queue(model), name: model, description: `model ${model}` },
+      ...(ctx.lanes?.laneOwners(model) ?? []).sort().map((owner) => ({
+        queue: operator.queue(model, owner),
         name: `${model} lane ${owner}`,
         description: `jobs of model ${model} waiting for the cache of dispatcher ${owner}`,
       })),

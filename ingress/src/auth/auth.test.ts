@@ -1,9 +1,8 @@
 import { createPublicKey } from 'node:crypto';
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, gatewayError, isGatewayError, loadConfig, PRIORITY_CLASSES, type Env } from '@infergate/shared';
-import { forwardPaths } from '../inferencePaths.js';
 import { Authenticator } from './authenticator.js';
 import { registerAuth } from './hook.js';
 
@@ -152,16 +151,22 @@ describe('JWT with a local JWKS', () => {
 });
 
 describe('the onRequest hook', () => {
+  /** Probes and self-guarded routes at the root, the client API in a scope with the hook, as buildApp composes them. */
   async function app(env: Env) {
     const a = Fastify();
     a.setErrorHandler((err, _req, reply) => {
       const g = isGatewayError(err) ? err : gatewayError('internal');
       void reply.code(g.status).send(g.toBody());
     });
-    registerAuth(a, await authenticator(env));
-    for (const path of ['/health', '/livez', '/readyz', '/v1/models', '/metrics', '/admin', '/admin/api/jobs', '/administrator']) {
-      a.get(path, async (request) => ({ principal: request.principal?.id ?? null }));
-    }
+    const auth = await authenticator(env);
+    a.decorateRequest('principal', null);
+    const principal = async (request: FastifyRequest) => ({ principal: request.principal?.id ?? null });
+    for (const path of ['/health', '/livez', '/readyz', '/metrics', '/admin', '/admin/api/jobs']) a.get(path, principal);
+    await a.register(async (scope) => {
+      registerAuth(scope, auth);
+      scope.setNotFoundHandler(async (_request, reply) => reply.code(404).send());
+      for (const path of ['/v1/models', '/administrator']) scope.get(path, principal);
+    });
     return a;
   }
 
@@ -181,6 +186,10 @@ describe('the onRequest hook', () => {
 });
 
 describe('FORWARD_PATHS', () => {
+  /** The forwarded paths the config schema resolves, or its ConfigError. */
+  const forwardPaths = (entries: readonly string[]) =>
+    loadConfig('ingress', { ALLOW_OPEN_ACCESS: 'true', FORWARD_PATHS: entries.join(',') }).FORWARD_PATHS;
+
   it('defaults to both engines’ inference paths and none of their admin routes', () => {
     const paths = forwardPaths(['defaults']);
     expect(paths).toContain('/v1/chat/completions');

@@ -1,18 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { Authenticator } from './authenticator.js';
-import { isSelfGuardedPath, pathOf, PROBE_PATHS } from './paths.js';
+
+/** Gives every request its `principal` (null until authenticated); on the root instance. */
+export function decoratePrincipal(app: FastifyInstance): void {
+  app.decorateRequest('principal', null);
+}
 
 /**
- * Authenticates every request in `onRequest`, before its body is read, so
- * an unauthenticated client cannot make the ingress buffer a body. Probes
- * and self-guarded routes are left alone.
+ * Authenticates every request of the scope it is registered in, in
+ * `onRequest`, before its body is read, so an unauthenticated client cannot
+ * make the ingress buffer a body. Only the client API's scope (whose
+ * not-found handler answers unknown paths) registers it: probes answer without credentials, the
+ * admin and metrics scopes check the admin key instead.
  */
 export function registerAuth(app: FastifyInstance, authenticator: Authenticator): void {
-  app.decorateRequest('principal', null);
   if (!authenticator.required) return;
   app.addHook('onRequest', async (request) => {
-    const path = pathOf(request.url);
-    if (PROBE_PATHS.has(path) || isSelfGuardedPath(path)) return;
     request.principal = await authenticator.authenticate(request.headers);
   });
 }

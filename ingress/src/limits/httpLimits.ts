@@ -2,7 +2,6 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { gatewayError, isSafeEnginePath, type ErrorCode, type IngressConfig } from '@infergate/shared';
-import { isSelfGuardedPath, pathOf } from '../auth/paths.js';
 
 /**
  * Node checks header and request timeouts this often; its default (30 s)
@@ -53,19 +52,25 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy();
 }
 
-/**
- * Refuses, before authentication and routing, a request target that is too
- * long or that an engine could read differently from the ingress: Fastify
- * routes `http://host/v1/chat/completions` and `/v1/chat/completions#x` as
- * `/v1/chat/completions`, and the target is forwarded as received. Routes
- * that guard themselves forward nothing and keep their own URL rules.
- */
-export function registerRequestTargetGuard(app: FastifyInstance, config: IngressConfig): void {
+/** Refuses, before authentication and routing, a request target too long for any route. */
+export function registerUrlLengthGuard(app: FastifyInstance, config: IngressConfig): void {
   const maxLength = config.MAX_URL_LENGTH;
   app.addHook('onRequest', async (request) => {
-    const url = request.url;
-    if (url.length > maxLength) throw gatewayError('url_too_long');
-    if (!isSafeEnginePath(url) && !isSelfGuardedPath(pathOf(url))) throw gatewayError('invalid_path');
+    if (request.url.length > maxLength) throw gatewayError('url_too_long');
+  });
+}
+
+/**
+ * Refuses, before authentication, a request target that an engine could
+ * read differently from the ingress: Fastify routes
+ * `http://host/v1/chat/completions` and `/v1/chat/completions#x` as
+ * `/v1/chat/completions`, and the target is forwarded as received. Hooked
+ * onto the client and probe scopes; the admin and metrics scopes forward
+ * nothing and keep their own URL rules.
+ */
+export function registerForwardTargetGuard(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    if (!isSafeEnginePath(request.url)) throw gatewayError('invalid_path');
   });
 }
 

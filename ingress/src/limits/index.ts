@@ -1,2 +1,2 @@
-export { httpLimitOptions, limitConnections, registerRequestTargetGuard } from './httpLimits.js';
+export { httpLimitOptions, limitConnections, registerForwardTargetGuard, registerUrlLengthGuard } from './httpLimits.js';
 export { KeyLimiter } from './keyLimiter.js';

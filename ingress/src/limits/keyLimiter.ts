@@ -1,5 +1,7 @@
 import { gatewayError, type RedisClient, type RedisNames } from '@infergate/shared';
 import type { Principal } from '../auth/principal.js';
+import type { Limiter } from '../context.js';
+import type { InternalFailures } from '../internalFailures.js';
 
 /*
  * Per-key limits shared by every ingress node, kept in Redis and decided by
@@ -59,7 +61,7 @@ interface LimiterScripts {
 
 const NOTHING_HELD = () => undefined;
 
-export class KeyLimiter {
+export class KeyLimiter implements Limiter {
   private readonly redis: RedisClient & LimiterScripts;
   /** Leases this process holds, by leases key, for renewal. */
   private readonly held = new Map<string, Set<string>>();
@@ -69,6 +71,7 @@ export class KeyLimiter {
     redis: RedisClient,
     private readonly names: RedisNames,
     private readonly leaseMs: number,
+    private readonly failures: InternalFailures,
   ) {
     redis.defineCommand('infergateLimitAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     redis.defineCommand('infergateLimitRenew', { numberOfKeys: 1, lua: RENEW });
@@ -113,8 +116,8 @@ export class KeyLimiter {
     return () => {
       open.delete(rid);
       if (open.size === 0 && this.held.get(leases) === open) this.held.delete(leases);
-      // If Redis is away the lease simply expires.
-      this.redis.zrem(leases, rid).catch(() => undefined);
+      // If Redis is away the lease expires on its own within KEY_LEASE_SECONDS, as no renewal names it any more.
+      this.redis.zrem(leases, rid).catch((err: unknown) => this.failures.report('lease_release', err, { leases }));
     };
   }
 
@@ -124,7 +127,10 @@ export class KeyLimiter {
 
   private renew(): void {
     for (const [leases, rids] of this.held) {
-      this.redis.infergateLimitRenew(leases, this.leaseMs, ...rids).catch(() => undefined);
+      // Leases that miss renewals expire and free the key's slots while their requests still run; the next tick tries again.
+      this.redis
+        .infergateLimitRenew(leases, this.leaseMs, ...rids)
+        .catch((err: unknown) => this.failures.report('lease_renew', err, { leases, held: rids.size }));
     }
   }
 }

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { isGatewayError, redisNames, type GatewayError, type RedisNames } from '@infergate/shared';
+import { createLogger, isGatewayError, redisNames, type GatewayError, type RedisNames } from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../../tests/support/redis.js';
 import { waitFor } from '../../../tests/support/services.js';
 import type { Principal } from '../auth/principal.js';
+import { InternalFailures } from '../internalFailures.js';
 import { KeyLimiter } from './keyLimiter.js';
 
 /*
@@ -30,7 +31,8 @@ afterAll(async () => {
 function node(leaseMs = 30_000): KeyLimiter {
   const connection = new Redis(redis.url);
   connections.push(connection);
-  const limiter = new KeyLimiter(connection, names, leaseMs);
+  const failures = new InternalFailures(createLogger({ name: 'test', level: 'silent' }), { internalFailure: () => undefined });
+  const limiter = new KeyLimiter(connection, names, leaseMs, failures);
   limiters.push(limiter);
   return limiter;
 }

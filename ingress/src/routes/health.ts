@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DispatcherState } from '@infergate/shared';
 import type { IngressContext } from '../context.js';
+import { registerForwardTargetGuard } from '../limits/index.js';
 
 function backendDetail(d: DispatcherState) {
   return {
@@ -23,10 +24,12 @@ function backendDetail(d: DispatcherState) {
 
 /**
  * The old proxy's `/health` shape, answered from the registry snapshot (no
- * engine call on the request path), plus orchestrator probes and an
- * aggregated `/v1/models`.
+ * engine call on the request path), and the orchestrator probes. A plugin of
+ * its own: kubelets and load balancers call these without credentials, so
+ * only the request-target guard is hooked here.
  */
-export async function healthRoutes(app: FastifyInstance, ctx: IngressContext): Promise<void> {
+export async function probeRoutes(app: FastifyInstance, ctx: IngressContext): Promise<void> {
+  registerForwardTargetGuard(app);
   app.get('/health', async (_request, reply) => {
     const live = ctx.registry.live;
     const available = live.filter((d) => d.ready && !d.draining).map((d) => d.engineUrl);
@@ -45,7 +48,7 @@ export async function healthRoutes(app: FastifyInstance, ctx: IngressContext): P
 
   app.get('/readyz', async (_request, reply) => {
     const checks = {
-      redis: ctx.commands.status === 'ready',
+      redis: ctx.redisReady(),
       reply_channel: ctx.router.ready,
       registry: ctx.registry.fresh,
       draining: ctx.draining,
@@ -55,6 +58,10 @@ export async function healthRoutes(app: FastifyInstance, ctx: IngressContext): P
     return { status: ready ? 'ready' : 'not ready', checks };
   });
 
+}
+
+/** The aggregated `GET /v1/models` of the client API: every model a live dispatcher serves or recently served. */
+export async function modelsRoute(app: FastifyInstance, ctx: IngressContext): Promise<void> {
   app.get('/v1/models', async () => {
     const owners = new Map<string, string>();
     for (const d of ctx.registry.live) for (const m of d.models) if (!owners.has(m)) owners.set(m, d.engineKind);

@@ -20,6 +20,17 @@ describe('configuration', () => {
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['PORT', 'QUEUE_WAIT_TIMEOUT_SECONDS', 'REDIS_URL', 'UNKNOWN_MODEL']);
   });
 
+  it('finds the ingress settings that contradict each other or the route table at start-up, naming the variable', () => {
+    const open = { ALLOW_OPEN_ACCESS: 'true' };
+    expect(problemsOf(() => loadConfig('ingress', { ...open, METRICS_REQUIRE_ADMIN_KEY: 'true' }))).toEqual([
+      'METRICS_REQUIRE_ADMIN_KEY: needs ADMIN_API_KEY to be set',
+    ]);
+    expect(problemsOf(() => loadConfig('ingress', { ...open, FORWARD_PATHS: 'llama,/metrics' }))).toEqual([
+      "FORWARD_PATHS: 'llama' is neither a path nor one of llamacpp, vllm, defaults",
+      "FORWARD_PATHS: '/metrics' is a route of the ingress itself",
+    ]);
+  });
+
   it('applies defaults, converts types and freezes the result', () => {
     const config = loadConfig('dispatcher', { ENGINE_URL: 'http://127.0.0.1:8080', MODEL_ALIASES: 'a, b,,c', METRICS_CACHE_TTL_SECONDS: '0.25' });
     expect(config.BACKEND_TIMEOUT_SECONDS).toBe(300);

@@ -3,7 +3,7 @@ import { affinityDispatcherFields, affinityIngressFields } from './affinityField
 import { loadDotEnv } from './dotenv.js';
 import { ConfigError, resolveFileVariables, type Env } from './env.js';
 import { checkRedisForm, commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
-import { observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
+import { checkMetricsGuard, observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
 import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
 
 export { loadDotEnv } from './dotenv.js';
@@ -25,7 +25,7 @@ const allDispatcherFields = {
 };
 
 const schemas = {
-  ingress: z.object(allIngressFields).superRefine(checkRedisForm),
+  ingress: z.object(allIngressFields).superRefine(checkRedisForm).superRefine(checkMetricsGuard),
   dispatcher: z.object(allDispatcherFields).superRefine(checkRedisForm),
   stack: z.object({ ...commonFields, ...stackFields }).superRefine(checkRedisForm),
   common: z.object(commonFields).superRefine(checkRedisForm),

@@ -15,4 +15,14 @@ export const observabilityIngressFields = {
   METRICS_REQUIRE_ADMIN_KEY: z.stringbool().default(false),
 } satisfies Record<string, z.ZodType>;
 
+/** Cross-field rules of the observability settings, checked with the rest of the schema at start-up. */
+export function checkMetricsGuard(
+  config: { readonly ADMIN_API_KEY?: string | undefined; readonly METRICS_REQUIRE_ADMIN_KEY: boolean },
+  ctx: z.RefinementCtx,
+): void {
+  if (config.METRICS_REQUIRE_ADMIN_KEY && config.ADMIN_API_KEY === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['METRICS_REQUIRE_ADMIN_KEY'], message: 'needs ADMIN_API_KEY to be set' });
+  }
+}
+
 export const observabilityDispatcherFields = {} satisfies Record<string, z.ZodType>;

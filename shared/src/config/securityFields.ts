@@ -1,5 +1,6 @@
 import { createSecretKey } from 'node:crypto';
 import { z } from 'zod';
+import { resolveForwardPaths } from './forwardPaths.js';
 import { parseApiKeyList } from '../security/apiKeys.js';
 import { PRIORITY_CLASSES, type PriorityClass } from '../security/priority.js';
 
@@ -75,7 +76,11 @@ export const securityIngressFields = {
   /** How long a concurrency slot of a vanished ingress stays taken; live ones renew theirs. */
   KEY_LEASE_SECONDS: seconds.default(30),
   /** Forwarded paths: engine groups (`llamacpp`, `vllm`, `defaults` = both) and extra paths. */
-  FORWARD_PATHS: list.default(['defaults']),
+  FORWARD_PATHS: list.default(['defaults']).transform((entries, ctx) => {
+    const { paths, problems } = resolveForwardPaths(entries);
+    for (const message of problems) ctx.addIssue({ code: 'custom', message });
+    return paths;
+  }),
   /** Forward llama.cpp's X-Conversation-Id (resumable streams that outlive a disconnect). */
   FORWARD_CONVERSATION_ID: z.stringbool().default(false),
   /** Request line plus headers (431 beyond). */

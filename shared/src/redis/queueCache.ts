@@ -9,14 +9,21 @@ import type { Queue } from 'bullmq';
 export class QueueCache {
   private readonly queues = new Map<string, Queue>();
 
-  constructor(private readonly create: (name: string) => Queue) {}
+  /**
+   * @param onError - a queue's `error` events (they repeat its connection's);
+   *   by default dropped, since the failed call reports the failure itself.
+   */
+  constructor(
+    private readonly create: (name: string) => Queue,
+    private readonly onError: (err: Error, name: string) => void = () => undefined,
+  ) {}
 
   get(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
       q = this.create(name);
-      // Errors reach the caller through the failed call; the emitter's copy would crash the process unheard.
-      q.on('error', () => undefined);
+      // A listener is needed in any case: an unheard `error` event would crash the process.
+      q.on('error', (err) => this.onError(err, name));
       this.queues.set(name, q);
     }
     return q;

@@ -23,6 +23,8 @@ export function vllmAdapter(
       // Each data-parallel rank has its own cache; the fullest one decides.
       const kvUsage = maxOf(metrics, 'vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc');
       const preemptions = sumOf(metrics, 'vllm:num_preemptions_total', 'vllm:num_preemptions');
+      const queries = sumOf(metrics, 'vllm:prefix_cache_queries_total', 'vllm:prefix_cache_queries');
+      const hits = sumOf(metrics, 'vllm:prefix_cache_hits_total', 'vllm:prefix_cache_hits');
       return {
         ready: true,
         totalSlots: options.slots,
@@ -31,6 +33,7 @@ export function vllmAdapter(
         waiting: (sumOf(metrics, 'vllm:num_requests_waiting') ?? 0) + (sumOf(metrics, 'vllm:num_requests_swapped') ?? 0),
         ...(kvUsage === undefined ? {} : { kvUsage }),
         ...(preemptions === undefined ? {} : { preemptions }),
+        ...(queries === undefined || hits === undefined ? {} : { prefixCache: { queries, hits } }),
       };
     },
     async models(): Promise<string[]> {

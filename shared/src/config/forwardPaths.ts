@@ -1,5 +1,4 @@
-import { ConfigError, isSafeEnginePath } from '@infergate/shared';
-import { isSelfGuardedPath, PROBE_PATHS } from './auth/paths.js';
+import { isSafeEnginePath } from '../security/enginePath.js';
 
 /*
  * The engine paths an ingress forwards (POST only), per engine kind, from
@@ -46,8 +45,9 @@ const GROUPS: Readonly<Record<Group, readonly string[]>> = {
   defaults: [...ENGINE_PATHS.llamacpp, ...ENGINE_PATHS.vllm],
 };
 
-/** The ingress's own routes; forwarding one of them would shadow it. */
-const isOwnRoute = (path: string) => PROBE_PATHS.has(path) || path === '/v1/models' || isSelfGuardedPath(path);
+/** The ingress's own routes (probes, models, metrics, the operator surface); forwarding one would shadow it. */
+const OWN_ROUTES: ReadonlySet<string> = new Set(['/health', '/livez', '/readyz', '/v1/models', '/metrics', '/admin']);
+const isOwnRoute = (path: string) => OWN_ROUTES.has(path) || path.startsWith('/admin/');
 
 /** Static segments, or Fastify's `:param` and a trailing `*`, for operators who forward more. */
 const ROUTE_SYNTAX = /^(\/(?:[A-Za-z0-9_.~-]+|:[A-Za-z0-9_]+))+(\/\*)?$/;
@@ -55,24 +55,24 @@ const ROUTE_SYNTAX = /^(\/(?:[A-Za-z0-9_.~-]+|:[A-Za-z0-9_]+))+(\/\*)?$/;
 /**
  * Resolves FORWARD_PATHS: engine groups (`llamacpp`, `vllm`, `defaults`)
  * and extra paths, so `FORWARD_PATHS=vllm` narrows a vLLM-only fleet and
- * `FORWARD_PATHS=defaults,/v1/audio/speech` extends the built-in list.
+ * `FORWARD_PATHS=defaults,/v1/audio/speech` extends the built-in list. The
+ * config schema reports every problem at start-up.
  */
-export function forwardPaths(entries: readonly string[]): string[] {
+export function resolveForwardPaths(entries: readonly string[]): { readonly paths: string[]; readonly problems: string[] } {
   const paths = new Set<string>();
   const problems: string[] = [];
   for (const entry of entries) {
     if (Object.hasOwn(GROUPS, entry)) {
       for (const p of GROUPS[entry as Group]) paths.add(p);
     } else if (!entry.startsWith('/')) {
-      problems.push(`FORWARD_PATHS: '${entry}' is neither a path nor one of ${Object.keys(GROUPS).join(', ')}`);
+      problems.push(`'${entry}' is neither a path nor one of ${Object.keys(GROUPS).join(', ')}`);
     } else if (!isSafeEnginePath(entry) || !ROUTE_SYNTAX.test(entry)) {
-      problems.push(`FORWARD_PATHS: '${entry}' is not a plain path (letters, digits, _ . ~ -, :param, a trailing /*)`);
+      problems.push(`'${entry}' is not a plain path (letters, digits, _ . ~ -, :param, a trailing /*)`);
     } else if (isOwnRoute(entry)) {
-      problems.push(`FORWARD_PATHS: '${entry}' is a route of the ingress itself`);
+      problems.push(`'${entry}' is a route of the ingress itself`);
     } else {
       paths.add(entry);
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return [...paths];
+  return { paths: [...paths], problems };
 }
