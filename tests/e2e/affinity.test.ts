@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisNames } from '@infergate/shared';
 import type { SimulatorHandle } from '@infergate/sim';
+import { freePort } from '@infergate/stack';
 import { call, type Call } from '../../infra/sim/src/testing/client.js';
 import { startTestFleet, type TestFleet } from '../support/fleet.js';
 import { FAST_POLL, waitForBackend } from '../support/gate.js';
@@ -101,11 +102,12 @@ async function release(held: readonly Call[], sims: readonly SimulatorHandle[]):
   await Promise.all(sims.map((s) => waitForBackend(fleet.ingresses[0]!.url, s.url, (d) => d.outside_load === 0, 'no outside load')));
 }
 
-async function metric(url: string, name: string): Promise<number> {
+/** Sum of the samples whose line starts with `series` (a name, optionally with its first labels). */
+async function metric(url: string, series: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return text
     .split('\n')
-    .filter((l) => l.startsWith(name))
+    .filter((l) => l.startsWith(series))
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
@@ -137,6 +139,28 @@ describe('cache affinity', () => {
     expect(fleet.sims.map((s) => s.stats().deferrals)).toEqual([0, 0, 0]);
     const hits = await metric(fleet.ingresses[0]!.url, 'infergate_affinity_requests_total{model="affinity-model",decision="hit"');
     expect(hits).toBeGreaterThan(0);
+  });
+
+  it("counts the engine's own cache figures (llama.cpp timings.cache_n / prompt_n) from the end of its answers", async () => {
+    const port = await freePort();
+    await fleet.dispatchers[0]!.stop('SIGTERM');
+    fleet.startDispatcher(0, { ...FAST_POLL, JOB_LOCK_SECONDS: '2', STALLED_CHECK_SECONDS: '1', STATUS_PORT: String(port) });
+    await waitForBackends(fleet.ingresses[0]!.url, 3);
+    const dispatcherMetric = (name: string) => metric(`http://127.0.0.1:${port}`, name);
+    // The other engines are full, so the first turn can only start on engine 0.
+    const held = await Promise.all([1, 2].map((i) => holdSlots(fleet.sims[i]!, 2)));
+    try {
+      await Promise.all([1, 2].map((i) => waitForBackend(fleet.ingresses[0]!.url, fleet.sims[i]!.url, (d) => d.outside_load === 2, 'saturated')));
+      const messages = conversation('figures');
+      expect((await turn(clients[0]!, messages, 'first')).engine).toBe(0);
+      const hitsBefore = await dispatcherMetric('infergate_engine_prompt_tokens_total{model="affinity-model",cache="hit"');
+      expect((await turn(clients[1]!, messages, 'second')).engine).toBe(0);
+      expect(await dispatcherMetric('infergate_engine_prompt_tokens_total{model="affinity-model",cache="hit"')).toBeGreaterThan(hitsBefore);
+      expect(await dispatcherMetric('infergate_engine_prompt_tokens_total{model="affinity-model",cache="miss"')).toBeGreaterThan(0);
+      expect(await dispatcherMetric('infergate_dispatcher_affinity_pulls_total{model="affinity-model",queue="lane"')).toBeGreaterThan(0);
+    } finally {
+      await release(held.flat(), [fleet.sims[1]!, fleet.sims[2]!]);
+    }
   });
 
   it('keeps a session (prompt_cache_key) on one engine across ingress nodes, even with prompts too short to hash', async () => {

@@ -2,12 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import {
   affinityKeys,
   type AffinityKeyOptions,
+  type DispatcherState,
   type InferenceJob,
   type IngressConfig,
   type JobAffinity,
 } from '@infergate/shared';
 import type { JobQueues } from '../jobQueues.js';
-import type { RegistryView } from '../registryView.js';
+import type { FleetView } from '../context.js';
 import type { AffinityMetrics } from './affinityMetrics.js';
 import type { IndexLookup } from './indexLookup.js';
 import { chooseLane, type GuardSettings } from './laneChoice.js';
@@ -33,7 +34,7 @@ export class LaneRouter {
 
   constructor(
     private readonly config: IngressConfig,
-    private readonly registry: RegistryView,
+    private readonly registry: Pick<FleetView, 'live'>,
     private readonly lookup: IndexLookup,
     private readonly queues: JobQueues,
     private readonly metrics: AffinityMetrics,
@@ -51,28 +52,32 @@ export class LaneRouter {
 
   /** Dispatchers of the model that serve lanes: where its queued jobs may also wait. */
   laneOwners(model: string): string[] {
-    return this.registry.live.filter((d) => d.affinityEpoch !== undefined && d.models.includes(model)).map((d) => d.id);
+    return this.laneServers(model).map((d) => d.id);
+  }
+
+  private laneServers(model: string): DispatcherState[] {
+    return this.registry.live.filter((d) => d.affinityEpoch !== undefined && d.models.includes(model));
   }
 
   async route(model: string, body: unknown, headers: IncomingHttpHeaders, principal: string | undefined): Promise<Routing> {
     if (!this.config.AFFINITY_ENABLED) return NO_ROUTING;
+    // No dispatcher of the model serves lanes (none has affinity on, or all predate it): nobody would
+    // record the keys either, so they are not even computed.
+    const live = this.laneServers(model);
+    if (live.length === 0) return NO_ROUTING;
     const header = headers['x-session-id'];
     const keys = affinityKeys(body, { header: typeof header === 'string' ? header : undefined, principal }, this.keyOptions);
     if (keys === undefined) return NO_ROUTING;
     const affinity: JobAffinity = keys.session === undefined ? { blocks: keys.chain.hashes } : { session: keys.session, blocks: keys.chain.hashes };
-    const owners = this.laneOwners(model);
-    // Nobody records or serves lanes: the keys still travel, for when someone will.
-    if (owners.length === 0) return { affinity };
     const started = performance.now();
-    const result = await this.lookup.read(model, keys, owners);
+    const result = await this.lookup.read(model, keys, live.map((d) => d.id));
     this.metrics.lookedUp(model, (performance.now() - started) / 1000);
     const promptChars = keys.chain.promptChars;
     if ('failed' in result) {
       this.metrics.decided(model, 'miss', result.failed, 0, promptChars);
       return { affinity };
     }
-    const fleet = this.registry.live.filter((d) => owners.includes(d.id));
-    const choice = chooseLane(keys, result.reading, fleet, this.guards);
+    const choice = chooseLane(keys, result.reading, live, this.guards);
     if ('miss' in choice) {
       this.metrics.decided(model, 'miss', choice.miss, 0, promptChars);
       return { affinity };
