@@ -174,7 +174,7 @@ async function infergateArm(arm: string, workload: Workload, options: { env: Rec
 }
 
 /** `route` picks among clients of the arm's own engines, or of a proxy over them. */
-async function engineArm(arm: string, workload: Workload, entry: (engineUrls: string[]) => Promise<{ urls: string[]; route: (clients: ChatClient[]) => Route; stop(): Promise<void> }>): Promise<ConversationRow> {
+async function engineArm(arm: string, workload: Workload, entry: (engineUrls: string[]) => Promise<{ urls: string[]; route: (clients: ChatClient[]) => Route; stop: () => Promise<void> }>): Promise<ConversationRow> {
   const sims: ServiceProcess[] = [];
   let stopEntry: (() => Promise<void>) | undefined;
   try {
@@ -235,7 +235,7 @@ async function singleTurnScenario(requestsPerBlock: number): Promise<SingleTurnR
       fleets.map((f) => f.ingressUrls[0]!),
       async ([on, off]) => {
         const records = { on: [] as TurnRecord[], off: [] as TurnRecord[] };
-        const { series } = await countAffinity(fleets[0]!, async () => {
+        const { series } = await countAffinity(fleets[0], async () => {
           // Block 0 warms both paths and is not counted.
           for (let b = 0; b <= blocks; b++) {
             const block = prompts.slice(b * requestsPerBlock, (b + 1) * requestsPerBlock);
