@@ -15,6 +15,8 @@ export interface EngineSpec {
   readonly tokens: number;
   /** The model name the engine serves (default: the simulator's). */
   readonly model?: string;
+  /** Prefill time per prompt token the engine does not hold in its prompt cache (default: the simulator's). */
+  readonly prefillMsPerToken?: number;
 }
 
 export interface Fleet {
@@ -24,6 +26,8 @@ export interface Fleet {
   readonly redisPid: number | undefined;
   readonly engineUrls: readonly string[];
   readonly ingressUrls: readonly string[];
+  /** Each dispatcher's status server (its /metrics), in engine order. */
+  readonly dispatcherStatusUrls: readonly string[];
   readonly processes: readonly ServiceProcess[];
   pidsOf(name: ServiceName): number[];
   stop(): Promise<void>;
@@ -55,7 +59,7 @@ export async function startSims(engines: readonly EngineSpec[], processes: Servi
   for (const e of engines) {
     const port = await freePort();
     // Counter text keeps every answer exactly `tokens` long, as the reports' timings assume.
-    const args = ['--kind', 'llamacpp', '--port', String(port), '--slots', String(e.slots), '--ttft-ms', String(e.ttftMs), '--itl-ms', String(e.itlMs), '--tokens', String(e.tokens), '--text', 'counter', ...(e.model ? ['--model', e.model] : [])];
+    const args = ['--kind', 'llamacpp', '--port', String(port), '--slots', String(e.slots), '--ttft-ms', String(e.ttftMs), '--itl-ms', String(e.itlMs), '--tokens', String(e.tokens), '--text', 'counter', ...(e.model ? ['--model', e.model] : []), ...(e.prefillMsPerToken !== undefined ? ['--prefill-ms-per-token', String(e.prefillMsPerToken)] : [])];
     processes.push(spawnService('sim', { ...process.env, LOG_LEVEL: 'warn' }, { args, useBuild: true }));
     urls.push(`http://127.0.0.1:${port}`);
   }
@@ -100,9 +104,12 @@ export async function startFleet(options: {
   try {
     const engineUrls = options.engineUrls ?? (await startSims(options.engines, processes));
     const base = { ...process.env, ...(options.redisEnv ?? { REDIS_URL: redis!.url }), REDIS_PREFIX: 'bench', LOG_LEVEL: 'warn', ALLOW_OPEN_ACCESS: 'true', ...options.env };
-    engineUrls.forEach((url, i) =>
-      processes.push(spawnService('dispatcher', { ...base, ENGINE_URL: url, DISPATCHER_ID: `d${i + 1}`, STATUS_PORT: '0' }, spawnOptions)),
-    );
+    const dispatcherStatusUrls: string[] = [];
+    for (const [i, url] of engineUrls.entries()) {
+      const statusPort = await freePort();
+      processes.push(spawnService('dispatcher', { ...base, ENGINE_URL: url, DISPATCHER_ID: `d${i + 1}`, STATUS_HOST: '127.0.0.1', STATUS_PORT: String(statusPort) }, spawnOptions));
+      dispatcherStatusUrls.push(`http://127.0.0.1:${statusPort}`);
+    }
     const ingressUrls: string[] = [];
     for (let i = 0; i < (options.ingressCount ?? 1); i++) {
       const port = await freePort();
@@ -124,6 +131,7 @@ export async function startFleet(options: {
       redisPid: redis ? await localRedisPid(redis.url) : undefined,
       engineUrls,
       ingressUrls,
+      dispatcherStatusUrls,
       processes,
       pidsOf: (name) => processes.filter((p) => p.name === name).map((p) => p.child.pid!),
       stop,

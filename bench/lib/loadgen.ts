@@ -49,14 +49,14 @@ export class LoadClient {
 
   constructor(
     readonly baseUrl: string,
-    options: { tokens: number; connections?: number },
+    options: { tokens: number; connections?: number; system?: string },
   ) {
     this.pool = new Pool(baseUrl, { connections: options.connections ?? 1024, pipelining: 1 });
     this.body = JSON.stringify({
       model: 'any',
       stream: true,
       max_tokens: options.tokens,
-      messages: [{ role: 'user', content: 'benchmark' }],
+      messages: [...(options.system ? [{ role: 'system', content: options.system }] : []), { role: 'user', content: 'benchmark' }],
     });
   }
 
@@ -113,8 +113,11 @@ export class LoadClient {
     return out;
   }
 
-  /** Poisson arrivals at `ratePerSecond` for `durationMs`, regardless of how fast answers come. */
-  async openLoop(ratePerSecond: number, durationMs: number): Promise<StreamTiming[]> {
+  /**
+   * Poisson arrivals at `ratePerSecond` for `durationMs`, regardless of how
+   * fast answers come; a seeded `random` replays the same arrivals.
+   */
+  async openLoop(ratePerSecond: number, durationMs: number, random: () => number = Math.random): Promise<StreamTiming[]> {
     const pending: Array<Promise<StreamTiming>> = [];
     const start = performance.now();
     let next = start;
@@ -122,7 +125,7 @@ export class LoadClient {
       const wait = next - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       pending.push(this.stream());
-      next += -Math.log(1 - Math.random()) * (1000 / ratePerSecond);
+      next += -Math.log(1 - random()) * (1000 / ratePerSecond);
     }
     return Promise.all(pending);
   }

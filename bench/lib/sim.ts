@@ -14,3 +14,9 @@ export async function simConfigure(engineUrl: string, patch: Record<string, unkn
 export async function simResetStats(engineUrl: string): Promise<void> {
   await fetch(`${engineUrl}/__sim/reset-stats`, { method: 'POST' });
 }
+
+/** What the engines themselves counted since their stats were reset: requests that waited inside them, and answers per engine. */
+export async function engineFigures(engineUrls: readonly string[]): Promise<{ deferrals: number; served: number[] }> {
+  const stats = await Promise.all(engineUrls.map(simStats));
+  return { deferrals: stats.reduce((n, s) => n + s.deferrals, 0), served: stats.map((s) => s.completed) };
+}

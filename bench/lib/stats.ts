@@ -30,3 +30,31 @@ export function quantiles(values: readonly number[], steps = 100): number[] {
   const sorted = [...values].sort((a, b) => a - b);
   return Array.from({ length: steps + 1 }, (_, i) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((i / steps) * sorted.length) - 1))]!);
 }
+
+export interface Timed {
+  readonly ok: boolean;
+  /** ms to the first token. */
+  readonly ttft: number;
+  /** ms to the end of the answer. */
+  readonly total: number;
+}
+
+export interface LatencyFigures {
+  readonly requests: number;
+  /** Requests that did not end with a complete answer; they count in no percentile. */
+  readonly failed: number;
+  readonly ttftMs: { p50: number; p99: number };
+  readonly e2eMs: { p50: number; p99: number };
+}
+
+export function latencyFigures(timings: readonly Timed[]): LatencyFigures {
+  const ok = timings.filter((t) => t.ok);
+  const ttft = summarize(ok.map((t) => t.ttft));
+  const e2e = summarize(ok.map((t) => t.total));
+  return {
+    requests: timings.length,
+    failed: timings.length - ok.length,
+    ttftMs: { p50: round(ttft.p50), p99: round(ttft.p99) },
+    e2eMs: { p50: round(e2e.p50), p99: round(e2e.p99) },
+  };
+}

@@ -1,11 +1,14 @@
+import { AFFINITY_ARMS, type AffinityResult } from '../scenarios/affinity.js';
 import type { CapacityResult } from '../scenarios/capacity.js';
 import type { FaultsResult } from '../scenarios/faults.js';
 import type { MemoryResult } from '../scenarios/memory.js';
 import type { OverheadResult, OverheadRow } from '../scenarios/overhead.js';
+import { SCHEDULING_ARMS, type SchedulingResult } from '../scenarios/scheduling.js';
 import { table } from './markdown.js';
 
 /*
- * The targets of issue 9, judged against one run's figures. A figure the
+ * The targets of issue 9 (relay overhead) and issue 17 (cache-aware
+ * scheduling), judged against one run's figures. A figure the
  * run did not produce (a --quick run, a failed scenario) is "not measured";
  * one taken under conditions that defeat its meaning is "not valid".
  */
@@ -60,9 +63,40 @@ export function evaluateTargets(r: TargetInputs): Target[] {
   ];
 }
 
-export function targetsSection(targets: readonly Target[]): string[] {
+export interface CacheTargetInputs {
+  readonly affinity?: AffinityResult | undefined;
+  readonly scheduling?: SchedulingResult | undefined;
+}
+
+/** Two ingresses "get the same reuse as one": read here as at least this share of it. */
+const SAME_REUSE = 0.95;
+/** The heterogeneous pool's p99 with affinity on may be at most this much above affinity off (today's behaviour). */
+const P99_SLACK = 1.1;
+
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || b === 0 ? undefined : Math.round((a / b) * 1000) / 1000;
+}
+
+export function evaluateCacheTargets(r: CacheTargetInputs): Target[] {
+  const row = (arm: string) => r.affinity?.rows.find((x) => x.arm === arm);
+  const [on, two, oracle, nginx] = [row(AFFINITY_ARMS.on), row(AFFINITY_ARMS.twoIngresses), row(AFFINITY_ARMS.oracle), row(AFFINITY_ARMS.nginx)];
+  const sched = (arm: string) => r.scheduling?.rows.find((x) => x.arm === arm);
+  const [withAffinity, without] = [sched(SCHEDULING_ARMS.affinityDefault), sched(SCHEDULING_ARMS.affinityOff)];
+  const single = r.affinity?.singleTurn;
   return [
-    '## Targets (issue 9)',
+    judge('reuse ≥ 0.9 × the oracle’s', ratio(on?.reuse, oracle?.reuse), 0.9, (v) => `${v} (${on!.reuse} vs. ${oracle!.reuse})`, true),
+    judge('TTFT p50 ≤ 0.6 × nginx `least_conn`’s', ratio(on?.ttftMs.p50, nginx?.ttftMs.p50), 0.6, (v) => `${v} (${on!.ttftMs.p50} vs. ${nginx!.ttftMs.p50} ms)`),
+    judge('single-turn, no shared prefixes: added TTFT p50 ≤ 0.3 ms', single?.addedP50Ms, 0.3, (v) => `${v} ms (${single!.on.ttftMs.p50} vs. ${single!.off.ttftMs.p50} ms, ${single!.on.requests} requests each)`),
+    judge(`two ingresses: reuse ≥ ${SAME_REUSE} × one ingress’s`, ratio(two?.reuse, on?.reuse), SAME_REUSE, (v) => `${v} (${two!.reuse} vs. ${on!.reuse})`, true),
+    judge(`heterogeneous pool: e2e p99 ≤ ${P99_SLACK} × affinity off`, ratio(withAffinity?.e2eMs.p99, without?.e2eMs.p99), P99_SLACK, (v) => `${v} (${withAffinity!.e2eMs.p99} vs. ${without!.e2eMs.p99} ms)`),
+    judge(`heterogeneous pool: TTFT p99 ≤ ${P99_SLACK} × affinity off`, ratio(withAffinity?.ttftMs.p99, without?.ttftMs.p99), P99_SLACK, (v) => `${v} (${withAffinity!.ttftMs.p99} vs. ${without!.ttftMs.p99} ms)`),
+    judge('heterogeneous pool, affinity on: zero engine-side deferrals', withAffinity?.deferrals, 0, (v) => String(v)),
+  ];
+}
+
+export function targetsSection(targets: readonly Target[], title = 'Targets (issue 9)'): string[] {
+  return [
+    `## ${title}`,
     '',
     ...table(
       ['target', 'measured', 'verdict'],

@@ -1,10 +1,12 @@
 import type { ServiceProcess } from '@infergate/stack';
-import { startFleet, startSims, stopServices, type EngineSpec } from '../lib/fleet.js';
+import { countAffinity, seriesTable, type Series } from '../lib/affinitySeries.js';
+import { startFleet, startSims, stopServices, type EngineSpec, type Fleet } from '../lib/fleet.js';
 import { LoadClient, type StreamTiming } from '../lib/loadgen.js';
 import { table } from '../lib/markdown.js';
 import { NGINX_MISSING, nginxAvailable, startNginx, type Nginx } from '../lib/nginx.js';
-import { simResetStats, simStats } from '../lib/sim.js';
-import { round, summarize } from '../lib/stats.js';
+import { seededRandom } from '../lib/random.js';
+import { engineFigures, simResetStats } from '../lib/sim.js';
+import { latencyFigures, round, type LatencyFigures } from '../lib/stats.js';
 
 /*
  * Scheduling quality: a heterogeneous pool at about 90 % of what it can
@@ -13,7 +15,12 @@ import { round, summarize } from '../lib/stats.js';
  * nginx) over identical simulated engines. Each arm has engines of its own:
  * load sent straight to a dispatcher's engine would count as outside load
  * for its gate. Engine-side deferrals are requests that had to wait inside
- * an engine, where no other engine can take them any more.
+ * an engine, where no other engine can take them any more. infergate runs
+ * with cache affinity on (the default) and off: every request carries the
+ * same system prompt, longer than an affinity block, so with affinity on
+ * each one is matched to the engine that last served it — the skew that
+ * affinity's load guards must keep from costing the tail. Arrivals are
+ * seeded: every arm gets the same ones.
  */
 
 // Engine speeds of real hardware's order (tens of ms per token), so that
@@ -27,17 +34,23 @@ const POOL: readonly EngineSpec[] = [
 /** Equally likely output lengths (max_tokens) of a request. */
 const OUTPUT_TOKENS = [8, 32, 96];
 const LOAD = 0.9;
+const SYSTEM_PROMPT = 'Answer as the benchmark assistant would, briefly and in order. '.repeat(16);
+const ARRIVAL_SEED = 90;
 
-export interface SchedulingRow {
+export const SCHEDULING_ARMS = {
+  affinityDefault: 'infergate (affinity on, the default)',
+  affinityOff: 'infergate, affinity off',
+  nginx: 'nginx least_conn',
+} as const;
+
+export interface SchedulingRow extends LatencyFigures {
   readonly arm: string;
-  readonly requests: number;
-  readonly failed: number;
-  readonly e2eMs: { p50: number; p99: number };
-  readonly ttftMs: { p50: number; p99: number };
   /** Sum of the engines' own deferral counters. */
   readonly deferrals: number;
   /** Completed requests per engine, in pool order. */
   readonly served: number[];
+  /** infergate's affinity series over the measured run. */
+  readonly affinitySeries?: Series;
 }
 
 export interface SchedulingResult {
@@ -56,27 +69,18 @@ function poolCapacity(): number {
   return POOL.reduce((sum, e) => sum + e.slots / ((e.ttftMs + e.itlMs * (meanTokens - 1)) / 1000), 0);
 }
 
-async function runArm(arm: string, entryUrl: string, engineUrls: readonly string[], rate: number, durationMs: number): Promise<SchedulingRow> {
-  const clients = OUTPUT_TOKENS.map((tokens) => new LoadClient(entryUrl, { tokens }));
+/** `fleet`: the arm's infergate, whose affinity series are counted. */
+async function runArm(arm: string, entryUrl: string, engineUrls: readonly string[], rate: number, durationMs: number, fleet?: Fleet): Promise<SchedulingRow> {
+  const clients = OUTPUT_TOKENS.map((tokens) => new LoadClient(entryUrl, { tokens, system: SYSTEM_PROMPT }));
   try {
     // Warm the path (connection pools, JIT, Lua script cache), then count from zero.
     await Promise.all(clients.map((c) => c.closedLoop(2, 1_500)));
     await Promise.all(engineUrls.map(simResetStats));
     // One Poisson stream per output length at rate/n: together, Poisson arrivals at `rate` with lengths mixed evenly.
-    const timings: StreamTiming[] = (await Promise.all(clients.map((c) => c.openLoop(rate / clients.length, durationMs)))).flat();
-    const stats = await Promise.all(engineUrls.map(simStats));
-    const ok = timings.filter((t) => t.ok);
-    const e2e = summarize(ok.map((t) => t.total));
-    const ttft = summarize(ok.map((t) => t.ttft));
-    return {
-      arm,
-      requests: timings.length,
-      failed: timings.length - ok.length,
-      e2eMs: { p50: round(e2e.p50), p99: round(e2e.p99) },
-      ttftMs: { p50: round(ttft.p50), p99: round(ttft.p99) },
-      deferrals: stats.reduce((n, s) => n + s.deferrals, 0),
-      served: stats.map((s) => s.completed),
-    };
+    const { result: timings, series } = await countAffinity(fleet, async (): Promise<StreamTiming[]> =>
+      (await Promise.all(clients.map((c, i) => c.openLoop(rate / clients.length, durationMs, seededRandom(ARRIVAL_SEED + i))))).flat(),
+    );
+    return { arm, ...latencyFigures(timings), ...(await engineFigures(engineUrls)), ...(series ? { affinitySeries: series } : {}) };
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
@@ -87,11 +91,16 @@ export async function schedulingScenario(options: { durationMs: number }): Promi
   const rows: SchedulingRow[] = [];
   const notes: string[] = [];
 
-  const fleet = await startFleet({ engines: POOL });
-  try {
-    rows.push(await runArm('infergate', fleet.ingressUrls[0]!, fleet.engineUrls, rate, options.durationMs));
-  } finally {
-    await fleet.stop();
+  for (const [arm, env] of [
+    [SCHEDULING_ARMS.affinityDefault, {}],
+    [SCHEDULING_ARMS.affinityOff, { AFFINITY_ENABLED: 'false' }],
+  ] as const) {
+    const fleet = await startFleet({ engines: POOL, env });
+    try {
+      rows.push(await runArm(arm, fleet.ingressUrls[0]!, fleet.engineUrls, rate, options.durationMs, fleet));
+    } finally {
+      await fleet.stop();
+    }
   }
 
   if (nginxAvailable()) {
@@ -103,7 +112,7 @@ export async function schedulingScenario(options: { durationMs: number }): Promi
         engineUrls.map((url, i) => ({ url, weight: POOL[i]!.slots })),
         { leastConn: true },
       );
-      rows.push(await runArm('nginx least_conn', nginx.url, engineUrls, rate, options.durationMs));
+      rows.push(await runArm(SCHEDULING_ARMS.nginx, nginx.url, engineUrls, rate, options.durationMs));
     } finally {
       await nginx?.stop();
       await stopServices(sims);
@@ -119,7 +128,7 @@ export function schedulingSection(r: SchedulingResult): string[] {
   return [
     `## Scheduling: a heterogeneous pool at ${r.load * 100} % load (infergate vs. nginx \`least_conn\`, same run)`,
     '',
-    `Simulated llama.cpp engines with ${engines.join(', ')}. Outputs of ${r.outputTokens.join(', ')} tokens, equally likely; Poisson arrivals at ${r.ratePerSecond} req/s for ${r.durationMs / 1000} s per arm, each arm on engines of its own. nginx: \`least_conn\` with weight = slots, unbuffered. Times in ms: e2e = sending to the last byte, TTFT = to the first body byte. Engine-side deferrals: requests that had to wait inside an engine (the engines' own counters).`,
+    `Simulated llama.cpp engines with ${engines.join(', ')}. Outputs of ${r.outputTokens.join(', ')} tokens, equally likely; Poisson arrivals at ${r.ratePerSecond} req/s for ${r.durationMs / 1000} s per arm (the same seeded arrivals for every arm), each arm on engines of its own. Every request carries the same ${SYSTEM_PROMPT.length}-character system prompt, so with cache affinity on each is matched to the engine that last served it. nginx: \`least_conn\` with weight = slots, unbuffered. Times in ms: e2e = sending to the last byte, TTFT = to the first body byte. Engine-side deferrals: requests that had to wait inside an engine (the engines' own counters).`,
     '',
     ...table(
       ['arm', 'requests', 'failed', 'e2e p50', '**e2e p99**', 'TTFT p50', '**TTFT p99**', '**engine-side deferrals**', `served per engine (${r.pool.map((e) => e.slots).join(' / ')} slots)`],
@@ -135,6 +144,8 @@ export function schedulingSection(r: SchedulingResult): string[] {
         row.served.join(' / '),
       ]),
     ),
+    '',
+    ...seriesTable(r.rows),
     ...r.notes.flatMap((n) => ['', n]),
     '',
   ];
