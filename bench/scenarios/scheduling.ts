@@ -16,7 +16,7 @@ import { latencyFigures, round, type LatencyFigures } from '../lib/stats.js';
  * load sent straight to a dispatcher's engine would count as outside load
  * for its gate. Engine-side deferrals are requests that had to wait inside
  * an engine, where no other engine can take them any more. infergate runs
- * with cache affinity on (the default) and off: every request carries the
+ * with cache affinity on and off: every request carries the
  * same system prompt, longer than an affinity block, so with affinity on
  * each one is matched to the engine that last served it — the skew that
  * affinity's load guards must keep from costing the tail. Arrivals are
@@ -38,7 +38,7 @@ const SYSTEM_PROMPT = 'Answer as the benchmark assistant would, briefly and in o
 const ARRIVAL_SEED = 90;
 
 export const SCHEDULING_ARMS = {
-  affinityDefault: 'infergate (affinity on, the default)',
+  affinityDefault: 'infergate, affinity on',
   affinityOff: 'infergate, affinity off',
   nginx: 'nginx least_conn',
 } as const;
@@ -92,7 +92,7 @@ export async function schedulingScenario(options: { durationMs: number }): Promi
   const notes: string[] = [];
 
   for (const [arm, env] of [
-    [SCHEDULING_ARMS.affinityDefault, {}],
+    [SCHEDULING_ARMS.affinityDefault, { AFFINITY_ENABLED: 'true' }],
     [SCHEDULING_ARMS.affinityOff, { AFFINITY_ENABLED: 'false' }],
   ] as const) {
     const fleet = await startFleet({ engines: POOL, env });

@@ -139,10 +139,11 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
   });
 
   it('answers 429 with Retry-After at once when the model queue is full', async () => {
-    // Held long enough that the queue is still full when a busy machine has finally queued all three.
-    const holder = await occupy(5_000);
+    // Held long enough that the queue is still full when a busy machine has finally queued all three: a
+    // holder that finishes first lets the queue drain, and 'full' never comes (seen with 5 s in CI at load 15+).
+    const holder = await occupy(15_000);
     const queued = [post(url, chatBody()), post(url, chatBody()), post(url, chatBody())];
-    await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized')) === 3, 5_000, 'queue full');
+    await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized')) === 3, 12_000, 'queue full');
     const started = performance.now();
     const res = await post(url, chatBody());
     expect(performance.now() - started).toBeLessThan(500);
@@ -152,7 +153,7 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
     await holder.body.text();
     for (const r of await Promise.all(queued)) await r.body.text();
     // Four requests one after another on a one-slot engine, on a machine that may be busy.
-  }, 20_000);
+  }, 45_000);
 
   it('answers 504 when the engine never answers within BACKEND_TIMEOUT_SECONDS', async () => {
     fleet.sims[0]!.configure({ hangBeforeHeaders: true, faultCount: 1 });
