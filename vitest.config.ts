@@ -7,6 +7,13 @@ import { defineConfig } from 'vitest/config';
  * failed their bounds, so these run after everything else, alone.
  */
 const RUN_ALONE = ['tests/e2e/chaos.test.ts'];
+/**
+ * Kills and restarts Redis and processes and bounds the recovery in seconds:
+ * beside the suite's parallel files on a 2-core machine its Redis-restart case
+ * timed out at 60 s in a CI run (and missed its 5 s bound under load), never
+ * alone. It runs last, alone too, until the cause is found.
+ */
+const RUN_LAST = ['tests/e2e/lifecycle.test.ts'];
 
 export default defineConfig({
   resolve: { conditions: ['development'] },
@@ -25,7 +32,7 @@ export default defineConfig({
         test: {
           name: 'suite',
           include: ['**/src/**/*.test.ts', 'tests/**/*.test.ts'],
-          exclude: ['**/node_modules/**', '**/dist/**', ...RUN_ALONE],
+          exclude: ['**/node_modules/**', '**/dist/**', ...RUN_ALONE, ...RUN_LAST],
           sequence: { groupOrder: 0 },
         },
       },
@@ -35,6 +42,14 @@ export default defineConfig({
           name: 'alone',
           include: RUN_ALONE,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'last',
+          include: RUN_LAST,
+          sequence: { groupOrder: 2 },
         },
       },
     ],
