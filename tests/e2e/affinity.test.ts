@@ -131,10 +131,7 @@ function lane(engine: number): Queue {
 }
 
 describe('cache affinity', () => {
-  // Skipped, issue 17 open: in one fresh-clone CI run a later turn found no index entry and went elsewhere (the
-  // index write after the first turn's head had not landed before the next lookup); the session, saturation and
-  // cancel tests below cover the same placement. Until the race is closed it cannot gate CI.
-  it.skip("sends a conversation's later turns to the engine that served its first, through either ingress", async () => {
+  it("sends a conversation's later turns to the engine that served its first, through either ingress", async () => {
     const homes: number[][] = [];
     for (let c = 0; c < 6; c++) {
       const messages = conversation(`c${c}`);
@@ -154,11 +151,15 @@ describe('cache affinity', () => {
     await fleet.dispatchers[0]!.stop('SIGTERM');
     fleet.startDispatcher(0, { ...FAST_POLL, JOB_LOCK_SECONDS: '2', STALLED_CHECK_SECONDS: '1', STATUS_PORT: String(port) });
     await waitForBackends(fleet.ingresses[0]!.url, 3);
+    // The turns go through both ingresses: each must know the new process (its cache epoch), or the index
+    // entry it writes reads as an old epoch's there. A heartbeat from after this moment is the new process's.
+    const restarted = Date.now();
+    await Promise.all(fleet.ingresses.map((ing) => waitForBackend(ing.url, fleet.sims[0]!.url, (d) => d.ready && Number(d.last_heartbeat) * 1000 > restarted, 'the restarted dispatcher')));
     const dispatcherMetric = (name: string) => metric(`http://127.0.0.1:${port}`, name);
     // The other engines are full, so the first turn can only start on engine 0.
     const held = await Promise.all([1, 2].map((i) => holdSlots(fleet.sims[i]!, 2)));
     try {
-      await Promise.all([1, 2].map((i) => waitForBackend(fleet.ingresses[0]!.url, fleet.sims[i]!.url, (d) => d.outside_load === 2, 'saturated')));
+      await Promise.all(fleet.ingresses.flatMap((ing) => [1, 2].map((i) => waitForBackend(ing.url, fleet.sims[i]!.url, (d) => d.outside_load === 2, 'saturated'))));
       const messages = conversation('figures');
       expect((await turn(clients[0]!, messages, 'first')).engine).toBe(0);
       const hitsBefore = await dispatcherMetric('infergate_engine_prompt_tokens_total{model="affinity-model",cache="hit"');

@@ -3,7 +3,7 @@ import { expectedTokens } from '@infergate/sim';
 import { redisNames } from '@infergate/shared';
 import { uniquePrefix } from '../support/redis.js';
 import { adminConnection, ask, hasRedisBinaries, startRedisCluster, type ClusterNode, type TestRedisCluster } from '../support/redisCluster.js';
-import { firstSuccess, startStack, streamLoad, streamOnce, tally, type Stack } from '../support/failover.js';
+import { firstSuccess, startStack, streamLoad, streamOnce, tally, type Outcome, type Stack } from '../support/failover.js';
 import { startService, waitFor } from '../support/services.js';
 
 /*
@@ -161,8 +161,9 @@ describe('a Cluster master killed under streaming load', () => {
   it('fails over: in-flight requests complete or fail clearly, new requests succeed within 10 s, no process exits', async () => {
     const victim = await cluster.masterOf(names.queueName(VICTIM_MODEL));
     const stopLoad = new AbortController();
-    const load = streamLoad(stack, MODELS, { concurrency: 24, maxTokens: 60, timeoutMs: 30_000, until: stopLoad.signal });
-    await new Promise((r) => setTimeout(r, 1_500));
+    const early: Outcome[] = [];
+    const load = streamLoad(stack, MODELS, { concurrency: 24, maxTokens: 60, timeoutMs: 30_000, until: stopLoad.signal }, early);
+    await waitFor(() => early.length >= 24, 20_000, 'the load under way');
 
     const killedAt = Date.now();
     await cluster.kill(victim.port);

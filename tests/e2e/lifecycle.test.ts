@@ -149,7 +149,7 @@ describe('graceful shutdown', () => {
         results.push(await stream(targets[turn++ % targets.length]!, 20));
       }
     });
-    await new Promise((r) => setTimeout(r, 1_000));
+    await waitFor(() => results.length >= 8, 20_000, 'the load under way');
     const leaving = f.ingresses[0]!;
     live.delete(leaving.url);
     expect(await leaving.stop('SIGTERM')).toBe(0);
@@ -160,7 +160,8 @@ describe('graceful shutdown', () => {
     expect(await f.dispatchers[0]!.stop('SIGTERM')).toBe(0);
     f.startDispatcher(0);
     await waitForBackends(replacement.url, 2);
-    await new Promise((r) => setTimeout(r, 1_000));
+    const servedBeforeRestart = results.length;
+    await waitFor(() => results.length >= servedBeforeRestart + 8, 20_000, 'requests served after the restart');
     stop = true;
     await Promise.all(clients);
     expect(results.length).toBeGreaterThan(20);

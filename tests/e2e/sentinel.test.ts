@@ -3,7 +3,8 @@ import { expectedTokens } from '@infergate/sim';
 import { uniquePrefix } from '../support/redis.js';
 import { hasRedisBinaries } from '../support/redisCluster.js';
 import { startRedisSentinel, type TestRedisSentinel } from '../support/redisSentinel.js';
-import { firstSuccess, startStack, streamLoad, streamOnce, tally, type Stack } from '../support/failover.js';
+import { waitFor } from '../support/services.js';
+import { firstSuccess, startStack, streamLoad, streamOnce, tally, type Outcome, type Stack } from '../support/failover.js';
 
 /*
  * The spine behind Redis Sentinel started by this file (a master, a replica,
@@ -56,8 +57,9 @@ describe('infergate behind Redis Sentinel', () => {
   it('follows the promoted replica when the master is killed under streaming load', async () => {
     const master = await sentinel.masterPort();
     const stopLoad = new AbortController();
-    const load = streamLoad(stack, MODELS, { concurrency: 16, maxTokens: 60, timeoutMs: 30_000, until: stopLoad.signal });
-    await new Promise((r) => setTimeout(r, 1_500));
+    const early: Outcome[] = [];
+    const load = streamLoad(stack, MODELS, { concurrency: 16, maxTokens: 60, timeoutMs: 30_000, until: stopLoad.signal }, early);
+    await waitFor(() => early.length >= 16, 20_000, 'the load under way');
 
     const killedAt = Date.now();
     await sentinel.kill(master);

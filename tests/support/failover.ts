@@ -88,8 +88,9 @@ export async function streamLoad(
   stack: Stack,
   models: readonly string[],
   options: { concurrency: number; maxTokens: number; timeoutMs: number; until: AbortSignal },
+  /** Filled as requests settle, so a caller can wait for the load to be under way. */
+  outcomes: Outcome[] = [],
 ): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
   await Promise.all(
     Array.from({ length: options.concurrency }, async (_, i) => {
       const client = stack.client(i % stack.ingresses.length);
