@@ -17,6 +17,9 @@ import { LaneRouter } from './affinity/laneRouter.js';
 import { buildApp } from './app.js';
 import type { IngressContext } from './context.js';
 import { DrainRate } from './drainRate.js';
+import { FairShare } from './fairness/fairShare.js';
+import { FairShareMetrics } from './fairness/fairShareMetrics.js';
+import { QueuePositions } from './fairness/queuePositions.js';
 import { JobQueues } from './jobQueues.js';
 import { QueueDepths } from './queueDepths.js';
 import { KeyLimiter } from './limits/index.js';
@@ -73,6 +76,9 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   const lanes = new LaneRouter(config, registry, new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS), queues, metrics.affinity);
   const limiter = new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000, failures);
   const usage = new UsageAccounting(config, commands, names, failures, metrics.tokens);
+  const positions = new QueuePositions(commands, names);
+  const fairMetrics = new FairShareMetrics(metrics.registry, config.FAIR_SHARE_METRICS_BY_KEY, (models) => positions.waitingByClass(models), () => registry.knownModels);
+  const fair = config.FAIR_SHARE ? new FairShare(commands, names, positions, fairMetrics, failures) : undefined;
   const context: IngressContext = {
     config,
     logger: log,
@@ -81,6 +87,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     router,
     jobs: queues,
     lanes,
+    ...(fair ? { fair } : {}),
     cancels: new RedisCancelPublisher(commands, names, failures),
     engineReads: new RedisEngineReadSender(commands, names),
     failures,
