@@ -77,6 +77,27 @@ if not f then return end
 redis.call('HSET', KEYS[1], tenant, tostring(math.max(0, tonumber(f) + tonumber(ARGV[2]))))
 `;
 
+// KEYS: fair hash. Returns {tenant, lead, …} of the tenants ahead of the clock, and forgets the
+// others: a tenant whose f is at or behind the clock starts at the clock, as one never seen does.
+const DEFICITS = `
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local fields = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #fields, 2 do
+  local name = fields[i]
+  if string.sub(name, 1, 2) == 'f:' then
+    local lead = tonumber(fields[i + 1]) - v
+    if lead > 0 then
+      out[#out + 1] = string.sub(name, 3)
+      out[#out + 1] = tostring(lead)
+    else
+      redis.call('HDEL', KEYS[1], name)
+    end
+  end
+end
+return out
+`;
+
 // KEYS: drain list. Returns {count, newest, oldest, now}.
 const DRAIN = `
 local t = redis.call('TIME')
@@ -91,6 +112,14 @@ interface FairScripts {
   infergateFairStarted(hash: string, drain: string, start: number, window: number, ttl: number): Promise<unknown>;
   infergateFairCorrect(hash: string, tenant: string, delta: number): Promise<unknown>;
   infergateFairDrain(drain: string): Promise<[number, number, number, number]>;
+  infergateFairDeficits(hash: string): Promise<string[]>;
+}
+
+export interface ClassDeficits {
+  readonly model: string;
+  readonly priorityClass: PriorityClass;
+  /** Tenant → virtual tokens ahead of the clock, for the tenants that are. */
+  readonly leads: ReadonlyMap<string, number>;
 }
 
 /** One queued job's place in its tenant's share. */
@@ -132,6 +161,7 @@ export class FairShare implements FairQueueing {
     redis.defineCommand('infergateFairStarted', { numberOfKeys: 2, lua: STARTED });
     redis.defineCommand('infergateFairCorrect', { numberOfKeys: 1, lua: CORRECT });
     redis.defineCommand('infergateFairDrain', { numberOfKeys: 1, lua: DRAIN });
+    redis.defineCommand('infergateFairDeficits', { numberOfKeys: 1, lua: DEFICITS });
     this.redis = redis as RedisClient & FairScripts;
   }
 
@@ -175,6 +205,21 @@ export class FairShare implements FairQueueing {
 
   position(model: string, rid: string, lane?: string): Promise<number | undefined> {
     return this.positions.position(model, rid, lane);
+  }
+
+  /** The tenants of each model's classes that are ahead of the class's clock, and by how many virtual tokens. Rejects when Redis does. */
+  deficits(models: Iterable<string>): Promise<ClassDeficits[]> {
+    const classes = Object.keys(PRIORITY_CLASSES) as PriorityClass[];
+    return Promise.all(
+      [...models].flatMap((model) =>
+        classes.map(async (priorityClass) => {
+          const flat = await this.redis.infergateFairDeficits(this.names.fairShare(model, priorityClass));
+          const leads = new Map<string, number>();
+          for (let i = 0; i < flat.length; i += 2) leads.set(flat[i]!, Number(flat[i + 1]));
+          return { model, priorityClass, leads };
+        }),
+      ),
+    );
   }
 
   /** Jobs of `model` the fleet starts per second, over its last 64; undefined without a recent rate. Rejects when Redis does. */

@@ -87,9 +87,7 @@ async function fairTicket(ctx: IngressContext, request: FastifyRequest, model: s
   if (!ctx.fair) return undefined;
   const { principal } = request;
   const tenant = principal ? { id: `${principal.kind}:${principal.id}`, weight: principal.weight, priority: principal.priority } : OPEN_TENANT;
-  const ticket = await ctx.fair.ticket(model, tenant, estimatedCost(body.length, parsed));
-  ctx.fair.metrics.queued(model, ticket);
-  return ticket;
+  return ctx.fair.ticket(model, tenant, estimatedCost(body.length, parsed));
 }
 
 /**
