@@ -29,9 +29,10 @@ export interface JobSubmitter {
 export interface FairQueueing {
   /** Charges the job's estimated cost to its tenant's share; resolves to its priority. Rejects when Redis does. */
   ticket(model: string, tenant: FairTenant, costTokens: number): Promise<FairTicket>;
-  started(model: string, ticket: FairTicket): void;
-  /** `served`: the tokens the engine reported, undefined when it served none. */
-  settled(model: string, ticket: FairTicket, served: number | undefined): void;
+  /** Resolves once recorded; failures are reported, never rejected. */
+  started(model: string, ticket: FairTicket): Promise<void>;
+  /** `served`: the tokens the engine reported, undefined when it served none. Never rejects. */
+  settled(model: string, ticket: FairTicket, served: number | undefined): Promise<void>;
   /** Jobs of the model the whole fleet starts per second; undefined without a recent rate. */
   drainPerSecond(model: string): Promise<number | undefined>;
   /** Jobs started before this one, plus one; undefined when it waits nowhere (taken or gone). */

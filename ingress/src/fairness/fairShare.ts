@@ -187,18 +187,18 @@ export class FairShare implements FairQueueing {
     return { priority: base + step, priorityClass, tenant: tenant.id, start, lead: start - clock, cost, weight: tenant.weight };
   }
 
-  /** A dispatcher started the job: the class's clock moves to its tag, the model's drain rate counts it. */
-  started(model: string, ticket: FairTicket): void {
-    this.redis
+  /** A dispatcher started the job: the class's clock moves to its tag, the model's drain rate counts it. Never rejects. */
+  async started(model: string, ticket: FairTicket): Promise<void> {
+    await this.redis
       .infergateFairStarted(this.names.fairShare(model, ticket.priorityClass), this.names.drainTimes(model), ticket.start, DRAIN_WINDOW, STATE_TTL_MS)
       .catch((err: unknown) => this.failures.report('fair_share', err, { model }));
   }
 
-  /** The job is over: its tenant is charged the tokens served (`served` undefined: none) instead of the estimate. */
-  settled(model: string, ticket: FairTicket, served: number | undefined): void {
+  /** The job is over: its tenant is charged the tokens served (`served` undefined: none) instead of the estimate. Never rejects. */
+  async settled(model: string, ticket: FairTicket, served: number | undefined): Promise<void> {
     const delta = (served ?? 0) / ticket.weight - ticket.cost;
     if (delta === 0) return;
-    this.redis
+    await this.redis
       .infergateFairCorrect(this.names.fairShare(model, ticket.priorityClass), ticket.tenant, delta)
       .catch((err: unknown) => this.failures.report('fair_share', err, { model }));
   }

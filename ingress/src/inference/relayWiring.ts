@@ -75,7 +75,7 @@ export function openRelay(
         ctx.drainRate.record(model);
         ctx.queueDepths.left(model);
         if (fair && ticket) {
-          fair.started(model, ticket);
+          void fair.started(model, ticket);
           fair.metrics.started(model, ticket, Date.now() - enqueuedAt);
         }
       },
@@ -88,7 +88,7 @@ export function openRelay(
         placement?.close();
         release();
         router.remove(rid);
-        if (fair && ticket) fair.settled(model, ticket, servedTokens(outcome.usage));
+        if (fair && ticket) void fair.settled(model, ticket, servedTokens(outcome.usage));
         ctx.onSettled(request, model, outcome, Date.now() - enqueuedAt);
       },
     },
