@@ -31,6 +31,7 @@ let one: IngressProcess;
 let two: IngressProcess;
 let connection: Redis;
 let queue: Queue;
+let ingressEnv: Record<string, string>;
 
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -39,7 +40,7 @@ beforeAll(async () => {
   sim = await startSimulator({ kind: 'llamacpp', slots: SLOTS, ttftMs: 10, itlMs: 20, tokens: MAX_TOKENS, modelId: 'fair' });
   proxy = await startRecordingProxy(sim.url);
   dispatcher = startService('dispatcher', { ...env, ...FAST_POLL, ENGINE_URL: proxy.url, DISPATCHER_ID: 'd0' });
-  const ingressEnv = {
+  ingressEnv = {
     ...env,
     API_KEYS: Object.entries(KEYS).map(([name, key]) => `${name}:${key}`).join(','),
     ALLOW_OPEN_ACCESS: 'false',
@@ -117,6 +118,31 @@ describe('fair share within a priority class', () => {
   }, 180_000);
 });
 
+describe('Retry-After', () => {
+  it('after a queue timeout, says when the job would have started: its position at the fleet’s drain rate', async () => {
+    const impatient = await startIngressProcess({ ...ingressEnv, QUEUE_WAIT_TIMEOUT_SECONDS: '1' });
+    try {
+      await waitForBackends(impatient.url, 1);
+      await idle();
+      const flood = burst(one, KEYS.a, 10 * SLOTS);
+      await waitFor(async () => (await waiting()) >= 8 * SLOTS, 10_000, 'the flood queued');
+      // The flooder's own request, behind its backlog; the drain rate is known from the tests before.
+      const res = await fetch(`${impatient.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.a}` },
+        body: JSON.stringify({ model: 'fair', max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: 'late' }] }),
+      });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('queue_timeout');
+      // About 30 jobs ahead at about 8 a second: seconds, where a constant would say ceil(1 / 4) = 1.
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(2);
+      await flood;
+    } finally {
+      await impatient.stop();
+    }
+  }, 60_000);
+});
+
 /** A raw streaming chat request; resolves to the whole body as received. */
 async function stream(ingress: IngressProcess, key: string, headers: Record<string, string> = {}): Promise<{ res: Response; body: string }> {
   const res = await fetch(`${ingress.url}/v1/chat/completions`, {
@@ -151,6 +177,20 @@ describe('queue position updates', () => {
     expect(body).toContain('data: [DONE]');
     await flood;
   }, 60_000);
+
+  it('carry an engine’s error answer inside the stream, since the head went out early', async () => {
+    await idle();
+    sim.configure({ failStatus: 500, faultCount: 1 });
+    try {
+      const { res, body } = await stream(one, KEYS.c, { 'x-infergate-queue-updates': '1' });
+      expect(res.status).toBe(200);
+      const engine = proxy.responses.get(res.headers.get('x-request-id')!);
+      expect(engine?.status).toBe(500);
+      expect(body.endsWith(`data: ${engine!.body.toString('utf8')}\n\n`)).toBe(true);
+    } finally {
+      sim.configure({ failStatus: null, faultCount: null });
+    }
+  });
 
   it('change nothing for a client that does not ask: the engine’s bytes, byte for byte', async () => {
     await idle();
