@@ -112,6 +112,7 @@ describe('fair share', () => {
     expect(await one.position(model, 'light')).toBe(2);
     expect(await one.position(model, 'late')).toBe(3);
     expect(await one.position(model, 'gone')).toBeUndefined();
+    expect(await new QueuePositions(connection(), names).waitingByClass([model])).toEqual([{ model, counts: { high: 0, normal: 3, low: 0 } }]);
     expect(await one.drainPerSecond(model)).toBeUndefined();
     await one.started(model, early!);
     await two.started(model, light!);

@@ -2,6 +2,7 @@ import {
   PRIORITY_BAND_WIDTH,
   PRIORITY_CLASSES,
   priorityClassOf,
+  priorityClassScores,
   type PriorityClass,
   type RedisClient,
   type RedisNames,
@@ -39,7 +40,6 @@ const STATE_TTL_MS = 24 * 3600 * 1000;
 /** Departures kept for the drain rate, and how old the newest may be for the rate to count. */
 const DRAIN_WINDOW = 64;
 const DRAIN_STALE_MS = 60_000;
-const SCORE_PER_PRIORITY = 0x1_0000_0000;
 
 // KEYS: fair hash, the model queue's prioritized set. ARGV: tenant, cost (virtual tokens),
 // band's lowest score, band's highest score, rebase threshold (tokens), ttl ms.
@@ -170,14 +170,15 @@ export class FairShare implements FairQueueing {
     const priorityClass = priorityClassOf(tenant.priority);
     const base = PRIORITY_CLASSES[priorityClass];
     const cost = costTokens / tenant.weight;
+    const scores = priorityClassScores(priorityClass);
     const [start, origin, clock] = (
       await this.redis.infergateFairTicket(
         this.names.fairShare(model, priorityClass),
         this.names.prioritizedJobs(this.names.queueName(model)),
         tenant.id,
         cost,
-        base * SCORE_PER_PRIORITY,
-        (base + PRIORITY_BAND_WIDTH) * SCORE_PER_PRIORITY - 1,
+        scores.min,
+        scores.max,
         REBASE_AFTER_STEPS * TOKENS_PER_STEP,
         STATE_TTL_MS,
       )

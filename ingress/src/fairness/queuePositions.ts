@@ -1,6 +1,4 @@
-import { PRIORITY_BAND_WIDTH, PRIORITY_CLASSES, type PriorityClass, type RedisClient, type RedisNames } from '@infergate/shared';
-
-const SCORE_PER_PRIORITY = 0x1_0000_0000;
+import { PRIORITY_CLASSES, priorityClassScores, type PriorityClass, type RedisClient, type RedisNames } from '@infergate/shared';
 
 /**
  * Where jobs stand in BullMQ's own structures: a waiting job's rank in its
@@ -42,8 +40,8 @@ export class QueuePositions {
     for (const model of list) {
       const key = this.names.prioritizedJobs(this.names.queueName(model));
       for (const cls of classes) {
-        const base = PRIORITY_CLASSES[cls];
-        pipeline.zcount(key, base * SCORE_PER_PRIORITY, (base + PRIORITY_BAND_WIDTH) * SCORE_PER_PRIORITY - 1);
+        const { min, max } = priorityClassScores(cls);
+        pipeline.zcount(key, min, max);
       }
     }
     const replies = (await pipeline.exec()) ?? [];

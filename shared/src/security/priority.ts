@@ -22,3 +22,13 @@ export function priorityClassOf(priority: number): PriorityClass {
   if (priority < PRIORITY_CLASSES.normal) return 'high';
   return priority < PRIORITY_CLASSES.low ? 'normal' : 'low';
 }
+
+/**
+ * The scores BullMQ gives a class's jobs in a queue's prioritized set:
+ * `priority × 2^32 + arrival counter` (its getPriorityScore.lua), so a band
+ * of priorities is a range of scores, for ZCOUNT and the like.
+ */
+export function priorityClassScores(priorityClass: PriorityClass): { readonly min: number; readonly max: number } {
+  const first = PRIORITY_CLASSES[priorityClass];
+  return { min: first * 0x1_0000_0000, max: (first + PRIORITY_BAND_WIDTH) * 0x1_0000_0000 - 1 };
+}
