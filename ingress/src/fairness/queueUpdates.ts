@@ -1,7 +1,5 @@
 import type { ServerResponse } from 'node:http';
 
-/** The request header a streaming client sends to hear where it stands in the queue. */
-export const QUEUE_UPDATES_HEADER = 'x-infergate-queue-updates';
 /** How often the position is read; a line goes out when it changed, and at least every LINE_EVERY_MS. */
 const POLL_MS = 500;
 const LINE_EVERY_MS = 1_000;

@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ANY_PATH, gatewayError, isDeniedEnginePost, isGatewayError, isIngressRoute, isPlainRoutePath, isSafeEnginePath, pathOf } from '@infergate/shared';
+import { ANY_PATH, gatewayError, QUEUE_UPDATES_HEADER, isDeniedEnginePost, isGatewayError, isIngressRoute, isPlainRoutePath, isSafeEnginePath, pathOf } from '@infergate/shared';
 import { registerAuth, type Authenticator } from '../auth/index.js';
 import type { IngressContext } from '../context.js';
 import { registerCors } from '../cors/corsHooks.js';
 import { estimatedCost } from '../fairness/costEstimate.js';
 import { OPEN_TENANT, type FairTicket } from '../fairness/fairShare.js';
-import { QUEUE_UPDATES_HEADER } from '../fairness/queueUpdates.js';
 import { answerUnknownPath } from '../frameworkErrors.js';
 import { Admission } from '../inference/admission.js';
 import { ClientPresence } from '../inference/clientPresence.js';
