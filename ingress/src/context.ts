@@ -4,6 +4,8 @@ import type { CancelReason, DispatcherState, InferenceJob, IngressConfig, Logger
 import type { LaneRouter } from './affinity/laneRouter.js';
 import type { Principal } from './auth/index.js';
 import type { DrainRate } from './drainRate.js';
+import type { FairTenant, FairTicket } from './fairness/fairShare.js';
+import type { FairShareMetrics } from './fairness/fairShareMetrics.js';
 import type { InternalFailures } from './internalFailures.js';
 import type { IngressMetrics } from './metrics.js';
 import type { QueueDepths } from './queueDepths.js';
@@ -21,6 +23,21 @@ export interface JobSubmitter {
   enqueue(job: InferenceJob, priority?: number): Promise<void>;
   /** Removes a job no dispatcher has started; false when it is running or gone. Rejects when Redis cannot say. */
   removeWaiting(model: string, rid: string): Promise<boolean>;
+}
+
+/** Fair share within a priority class, queue positions and the fleet's drain rate (FairShare). */
+export interface FairQueueing {
+  /** Charges the job's estimated cost to its tenant's share; resolves to its priority. Rejects when Redis does. */
+  ticket(model: string, tenant: FairTenant, costTokens: number): Promise<FairTicket>;
+  /** Resolves once recorded; failures are reported, never rejected. */
+  started(model: string, ticket: FairTicket): Promise<void>;
+  /** `served`: the tokens the engine reported, undefined when it served none. Never rejects. */
+  settled(model: string, ticket: FairTicket, served: number | undefined): Promise<void>;
+  /** Jobs of the model the whole fleet starts per second; undefined without a recent rate. */
+  drainPerSecond(model: string): Promise<number | undefined>;
+  /** Jobs started before this one, plus one; undefined when it waits nowhere (taken or gone). */
+  position(model: string, rid: string, lane?: string): Promise<number | undefined>;
+  readonly metrics: FairShareMetrics;
 }
 
 /** Per-key admission (KeyLimiter). */
@@ -84,6 +101,8 @@ export interface IngressContext {
   readonly jobs: JobSubmitter;
   /** Cache affinity: keys, index lookup, lane choice and placement of each job. Absent: every job goes to the shared queue. */
   readonly lanes?: LaneRouter;
+  /** Absent (unit tests): jobs keep their class's first priority, in arrival order. */
+  readonly fair?: FairQueueing;
   readonly cancels: CancelPublisher;
   readonly engineReads: EngineReadSender;
   /** Counts and logs internal failures that have no client to answer. */

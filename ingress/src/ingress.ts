@@ -17,6 +17,8 @@ import { LaneRouter } from './affinity/laneRouter.js';
 import { buildApp } from './app.js';
 import type { IngressContext } from './context.js';
 import { DrainRate } from './drainRate.js';
+import { FairShare, type ClassDeficits } from './fairness/fairShare.js';
+import { QueuePositions } from './fairness/queuePositions.js';
 import { JobQueues } from './jobQueues.js';
 import { QueueDepths } from './queueDepths.js';
 import { KeyLimiter } from './limits/index.js';
@@ -54,8 +56,13 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     liveDispatchers: (): number => registry.live.length,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
     inspector: new QueueInspector(commands, (model, lane): Queue => queues.forInspection(model, lane), (model) => names.laneSet(model)),
-  }, { tokensByKey: config.USAGE_METRICS_BY_KEY });
+    fairShare: {
+      waitingByClass: (models) => positions.waitingByClass(models),
+      deficits: async (models): Promise<ClassDeficits[]> => (fair ? fair.deficits(models) : []),
+    },
+  }, { tokensByKey: config.USAGE_METRICS_BY_KEY, fairShareByKey: config.FAIR_SHARE_METRICS_BY_KEY });
   const failures = new InternalFailures(log, metrics);
+  const positions = new QueuePositions(commands, names);
   watchRedisConnection(commands, 'commands', failures);
   watchRedisConnection(subscriber, 'replies', failures);
   await waitReady(commands);
@@ -73,6 +80,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   const lanes = new LaneRouter(config, registry, new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS), queues, metrics.affinity);
   const limiter = new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000, failures);
   const usage = new UsageAccounting(config, commands, names, failures, metrics.tokens);
+  const fair = config.FAIR_SHARE ? new FairShare(commands, names, positions, metrics.fairShare, failures) : undefined;
   const context: IngressContext = {
     config,
     logger: log,
@@ -81,6 +89,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     router,
     jobs: queues,
     lanes,
+    ...(fair ? { fair } : {}),
     cancels: new RedisCancelPublisher(commands, names, failures),
     engineReads: new RedisEngineReadSender(commands, names),
     failures,

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { LIVE_JOB_STATES, type QueueInspector, type QueueSummary } from '@infergate/shared';
 import { TokenMetrics } from './usage/tokenMetrics.js';
 import { AffinityMetrics } from './affinity/affinityMetrics.js';
+import { FairShareMetrics, type FairShareProbes } from './fairness/fairShareMetrics.js';
 import { ChunkGapHistogram } from './metricsChunkGaps.js';
 import type { RelayOutcome } from './requestRelay.js';
 
@@ -15,7 +16,11 @@ export interface IngressProbes {
   /** Connection name → whether it is usable now. */
   redisConnections(): Readonly<Record<string, boolean>>;
   readonly inspector: Pick<QueueInspector, 'summaries'>;
+  /** Absent: the fair queue's gauges report nothing. */
+  readonly fairShare?: FairShareProbes;
 }
+
+const NO_FAIR_SHARE: FairShareProbes = { waitingByClass: async () => [], deficits: async () => [] };
 
 /** Queue gauges read one snapshot per scrape; scrapes this close together share it. */
 const QUEUE_SNAPSHOT_MS = 1_000;
@@ -95,12 +100,15 @@ export class IngressMetrics {
 
   /** Tokens by model and kind, counted by the usage accounting. */
   readonly tokens: TokenMetrics;
+  /** The fair queue's waits, deficits and class depths. */
+  readonly fairShare: FairShareMetrics;
 
   constructor(
     private readonly probes: IngressProbes,
-    options: { readonly tokensByKey?: boolean } = {},
+    options: { readonly tokensByKey?: boolean; readonly fairShareByKey?: boolean } = {},
   ) {
     this.tokens = new TokenMetrics(this.registry, options.tokensByKey ?? false);
+    this.fairShare = new FairShareMetrics(this.registry, options.fairShareByKey ?? false, probes.fairShare ?? NO_FAIR_SHARE, () => probes.models());
     this.registry.registerMetric(this.chunkGaps.asMetric());
     const registers = [this.registry];
     new Gauge({

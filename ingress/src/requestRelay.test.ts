@@ -48,7 +48,7 @@ function relayFor(stallMs = 60_000): Promise<{ relay: RequestRelay; settled: Pro
           dequeue: async () => false,
           cancel: (reason) => cancels.push(reason),
           started: () => undefined,
-          retryAfterSeconds: () => undefined,
+          retryAfterSeconds: async () => undefined,
           settled: settle,
         },
       );

@@ -14,6 +14,7 @@ import {
   type TokenUsage,
 } from '@infergate/shared';
 import { sseErrorEvent, writeErrorResponse } from './errorResponse.js';
+import type { QueueUpdates } from './fairness/queueUpdates.js';
 import { CHUNK_GAP_SAMPLE, ChunkGaps } from './metricsChunkGaps.js';
 import type { FrameSink } from './replyRouter.js';
 
@@ -50,8 +51,8 @@ export interface RelayHooks {
   cancel(reason: CancelReason, phase: RelayPhase): void;
   /** The job left the queue: a dispatcher started it. */
   started(): void;
-  /** Seconds a client should wait before retrying after a queue timeout. */
-  retryAfterSeconds(): number | undefined;
+  /** Seconds a client should wait before retrying after a queue timeout; asked while the job still waits. */
+  retryAfterSeconds(): Promise<number | undefined>;
   settled(outcome: RelayOutcome): void;
 }
 
@@ -78,6 +79,8 @@ export class RequestRelay implements FrameSink {
   private chunkGaps: ChunkGaps | undefined;
   private dispatcher: string | undefined;
   private status = 0;
+  /** An engine error answer after an early head: its body, sent as one SSE data event at its end. */
+  private errorBody: Buffer[] | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -94,13 +97,21 @@ export class RequestRelay implements FrameSink {
       readonly preHeadStallMs: number;
     },
     private readonly hooks: RelayHooks,
+    /** Queue position updates: the head went out already, an event stream (see QueueUpdates). */
+    private readonly updates?: QueueUpdates,
   ) {
+    if (updates) this.sse = true;
     res.on('close', () => {
       if (this.phase === 'done') return;
       this.hooks.cancel('client_disconnected', this.phase);
       this.settle(499, 'cancelled');
     });
     this.queueTimer = setTimeout(() => void this.queueDeadlinePassed(), Math.max(0, settings.deadline - Date.now()));
+  }
+
+  /** The job is in its queue (queue position updates can start). */
+  enqueued(): void {
+    this.updates?.enqueued();
   }
 
   get currentPhase(): RelayPhase {
@@ -123,6 +134,7 @@ export class RequestRelay implements FrameSink {
     if (this.phase === 'queued') {
       this.phase = 'running';
       this.firstFrameAt = Date.now();
+      this.updates?.started();
       this.hooks.started();
     }
     this.armStallTimer();
@@ -133,10 +145,12 @@ export class RequestRelay implements FrameSink {
       case FrameKind.data:
         this.bytes += frame.payload.length;
         this.countChunk();
-        this.res.write(frame.payload);
+        if (this.errorBody) this.errorBody.push(frame.payload);
+        else this.res.write(frame.payload);
         break;
       case FrameKind.end:
-        this.res.end();
+        // The engine's error body is its JSON error object: as an SSE data event, the form OpenAI clients raise.
+        this.res.end(this.errorBody ? `data: ${Buffer.concat(this.errorBody).toString('utf8')}\n\n` : undefined);
         this.settle(this.status, undefined, parseEndPayload(frame.payload));
         break;
       case FrameKind.error: {
@@ -176,6 +190,10 @@ export class RequestRelay implements FrameSink {
     this.headAt = Date.now();
     this.dispatcher = head.dispatcher;
     this.status = head.status;
+    if (this.updates) {
+      if (head.status >= 400) this.errorBody = [];
+      return;
+    }
     const flat: string[] = [];
     // The gateway's own Vary (CORS: Origin) is set on the response already; an engine's Vary adds to it.
     const ownVary = this.res.getHeader('vary');
@@ -199,6 +217,8 @@ export class RequestRelay implements FrameSink {
 
   private async queueDeadlinePassed(): Promise<void> {
     if (this.phase !== 'queued') return;
+    // Asked before the removal: the answer depends on where the job stood.
+    const retryAfterAsked = this.hooks.retryAfterSeconds().catch(() => undefined);
     let removed: boolean;
     try {
       removed = await this.hooks.dequeue();
@@ -210,7 +230,7 @@ export class RequestRelay implements FrameSink {
       return;
     }
     if (removed) {
-      const retryAfter = this.hooks.retryAfterSeconds();
+      const retryAfter = await retryAfterAsked;
       this.fail(gatewayError('queue_timeout', undefined, retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }));
     } else if (this.phase === 'queued') {
       // A dispatcher took the job just now; from here on its heartbeats count.
@@ -251,6 +271,7 @@ export class RequestRelay implements FrameSink {
   private settle(status: number, error?: ErrorCode, usage?: TokenUsage): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
+    this.updates?.stop();
     clearTimeout(this.queueTimer);
     clearTimeout(this.stallTimer);
     const { enqueuedAt } = this.settings;

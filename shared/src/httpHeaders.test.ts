@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { relayableResponseHeaders } from './httpHeaders.js';
+import { forwardableRequestHeaders, relayableResponseHeaders } from './httpHeaders.js';
 
 describe('relayable engine response headers', () => {
   it('leave the CORS answer to the gateway: the engine\'s own (llama-server reflects any Origin) is not relayed', () => {
@@ -14,5 +14,11 @@ describe('relayable engine response headers', () => {
       ['set-cookie', 'a=1'],
       ['set-cookie', 'b=2'],
     ]);
+  });
+});
+
+describe('forwardable client request headers', () => {
+  it('keep the gateway\'s own request for queue updates from the engine', () => {
+    expect(forwardableRequestHeaders({ 'x-infergate-queue-updates': '1', accept: 'text/event-stream' })).toEqual({ accept: 'text/event-stream' });
   });
 });

@@ -22,6 +22,9 @@ const HOP_BY_HOP = new Set([
 
 const CLIENT_CREDENTIALS = new Set(['authorization', 'x-api-key', 'cookie']);
 
+/** A streaming client asks the gateway, not the engine, for queue position updates (docs/fair-queue.md). */
+export const QUEUE_UPDATES_HEADER = 'x-infergate-queue-updates';
+
 /** llama.cpp keeps generating after a disconnect for requests carrying this header. */
 const RESUMABLE_STREAM_HEADER = 'x-conversation-id';
 
@@ -49,7 +52,7 @@ export function forwardableRequestHeaders(
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower) || CLIENT_CREDENTIALS.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || listed.has(lower) || CLIENT_CREDENTIALS.has(lower) || lower === QUEUE_UPDATES_HEADER) continue;
     if (lower === RESUMABLE_STREAM_HEADER && options.conversationId !== true) continue;
     out[lower] = Array.isArray(value) ? value.join(', ') : value;
   }

@@ -120,7 +120,10 @@ describe('queue inspection', () => {
       keyId: null,
       path: '/v1/chat/completions',
       stream: true,
+      position: 1,
     });
+    // The queue's own order: the job without a priority, then the most urgent priority.
+    expect(Object.fromEntries(jobs.map((j) => [j.id, j.position]))).toEqual({ fifo: 1, 'new-high': 2, 'old-normal': 3 });
     expect(JSON.stringify(jobs)).not.toContain('prompt');
     await expect(inspector.jobs(MODEL, ['waiting'], 0)).rejects.toMatchObject({ code: 'invalid_parameter' });
   });

@@ -1,4 +1,4 @@
-import { isGatewayError, type GatewayError } from '@infergate/shared';
+import { isGatewayError, PRIORITY_CLASSES, type GatewayError } from '@infergate/shared';
 import type { Principal } from '../../ingress/src/auth/principal.js';
 
 /*
@@ -11,7 +11,7 @@ let n = 0;
 
 /** A key principal with no limits but those given, its id unique in this process. */
 export function testPrincipal(limits: Partial<Principal> = {}, idPrefix = 'k'): Principal {
-  return { kind: 'key', id: `${idPrefix}${++n}`, rpm: 0, concurrent: 0, tpm: 0, dailyTokens: 0, monthlyTokens: 0, priority: 1000, ...limits };
+  return { kind: 'key', id: `${idPrefix}${++n}`, rpm: 0, concurrent: 0, tpm: 0, dailyTokens: 0, monthlyTokens: 0, priority: PRIORITY_CLASSES.normal, weight: 1, ...limits };
 }
 
 /** The GatewayError `attempt` rejected with; undefined when it was admitted. Any other error fails the test. */

@@ -88,8 +88,8 @@ export const commands: Readonly<Record<string, Command>> = {
     for (const state of states) if (!isQueueJobState(state)) throw new UsageError(`unknown job state '${state}'`);
     const jobs = await s.inspector.jobs(model, states as QueueJobState[], args.limit === undefined ? DEFAULT_JOB_LIMIT : Number(args.limit));
     const text = table(
-      ['ID', 'STATE', 'AGE', 'PRIORITY', 'ATTEMPTS', 'DISPATCHER', 'KEY', 'PATH', 'LANE'],
-      jobs.map((j) => [j.id, j.state, duration(j.ageMs), j.priority, j.attempts, j.dispatcher ?? '-', j.keyId ?? '-', j.path ?? '-', j.lane ?? '-']),
+      ['ID', 'STATE', 'POSITION', 'AGE', 'PRIORITY', 'ATTEMPTS', 'DISPATCHER', 'KEY', 'PATH', 'LANE'],
+      jobs.map((j) => [j.id, j.state, j.position ?? '-', duration(j.ageMs), j.priority, j.attempts, j.dispatcher ?? '-', j.keyId ?? '-', j.path ?? '-', j.lane ?? '-']),
     );
     return { data: jobs, text };
   },

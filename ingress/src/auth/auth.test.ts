@@ -48,7 +48,7 @@ describe('API keys', () => {
   });
 
   it('applies the key’s policy over the defaults', async () => {
-    expect(await outcome(auth, { 'x-api-key': OPS_KEY })).toEqual({ kind: 'key', id: 'ops', rpm: 100, concurrent: 3, tpm: 0, dailyTokens: 0, monthlyTokens: 0, priority: PRIORITY_CLASSES.high });
+    expect(await outcome(auth, { 'x-api-key': OPS_KEY })).toEqual({ kind: 'key', id: 'ops', rpm: 100, concurrent: 3, tpm: 0, dailyTokens: 0, monthlyTokens: 0, priority: PRIORITY_CLASSES.high, weight: 1 });
     expect(await outcome(auth, { 'x-api-key': KEY })).toMatchObject({ rpm: 100, concurrent: 0, priority: PRIORITY_CLASSES.normal });
   });
 
@@ -80,7 +80,7 @@ describe('JWT bearer tokens', () => {
 
   it('names the tenant from the claim and applies its policy; API keys still work beside JWT', async () => {
     const token = await hs256({ ...valid, exp: now() + 60 });
-    expect(await outcome(auth, { authorization: `Bearer ${token}` })).toEqual({ kind: 'tenant', id: 'acme', rpm: 5, concurrent: 0, tpm: 0, dailyTokens: 0, monthlyTokens: 0, priority: PRIORITY_CLASSES.low });
+    expect(await outcome(auth, { authorization: `Bearer ${token}` })).toEqual({ kind: 'tenant', id: 'acme', rpm: 5, concurrent: 0, tpm: 0, dailyTokens: 0, monthlyTokens: 0, priority: PRIORITY_CLASSES.low, weight: 1 });
     expect(await outcome(auth, { 'x-api-key': KEY })).toMatchObject({ kind: 'key' });
   });
 

@@ -18,8 +18,10 @@ export interface Principal {
   readonly dailyTokens: number;
   /** Tokens per UTC month; 0 = unlimited. */
   readonly monthlyTokens: number;
-  /** BullMQ job priority (1 = most urgent). */
+  /** BullMQ job priority (1 = most urgent): the first of its class's band. */
   readonly priority: number;
+  /** Its fair share within its priority class, relative to others' (KEY_POLICIES `weight`, default 1). */
+  readonly weight: number;
 }
 
 declare module 'fastify' {
@@ -40,5 +42,6 @@ export function principalFor(config: IngressConfig, kind: Principal['kind'], id:
     dailyTokens: policy?.daily_tokens ?? config.KEY_DAILY_TOKENS,
     monthlyTokens: policy?.monthly_tokens ?? config.KEY_MONTHLY_TOKENS,
     priority: PRIORITY_CLASSES[policy?.priority ?? 'normal'],
+    weight: policy?.weight ?? 1,
   };
 }

@@ -42,7 +42,7 @@ export function relayEngineRead(ctx: ReadContext, request: FastifyRequest, reply
       dequeue: () => Promise.resolve(false),
       cancel: (reason) => ctx.cancels.publishCancel(attemptRid, reason),
       started: () => undefined,
-      retryAfterSeconds: () => undefined,
+      retryAfterSeconds: async () => undefined,
       settled: (outcome) => {
         clearTimeout(attemptTimer);
         router.remove(attemptRid);

@@ -1,6 +1,7 @@
 import { gatewayError } from '@infergate/shared';
 import type { Principal } from '../auth/index.js';
 import type { IngressContext } from '../context.js';
+import { retryAfterSeconds } from '../fairness/eta.js';
 import type { ClientPresence } from './clientPresence.js';
 
 /** Gives back what admission holds for a request (its per-key concurrency slot); call it once. */
@@ -8,7 +9,7 @@ export type Release = () => void;
 
 const NOTHING_HELD: Release = () => undefined;
 
-type AdmissionContext = Pick<IngressContext, 'config' | 'draining' | 'queueDepths' | 'drainRate' | 'limiter' | 'usage'>;
+type AdmissionContext = Pick<IngressContext, 'config' | 'draining' | 'queueDepths' | 'drainRate' | 'fair' | 'limiter' | 'usage'>;
 
 /**
  * Whether a request may be queued now: not while the ingress drains, not
@@ -45,7 +46,8 @@ export class Admission {
     const depth = typeof known === 'number' ? known : await known;
     if (depth >= max) {
       throw gatewayError('queue_full', `The queue for model '${model}' is full (${depth} waiting).`, {
-        retryAfterSeconds: this.ctx.drainRate.secondsToDrain(model, depth - max + 1) ?? 1,
+        // When enough of the queue has drained for this request to fit.
+        retryAfterSeconds: (await retryAfterSeconds(this.ctx, model, depth - max + 1)) ?? 1,
       });
     }
   }

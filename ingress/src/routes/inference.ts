@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ANY_PATH, gatewayError, isDeniedEnginePost, isGatewayError, isIngressRoute, isPlainRoutePath, isSafeEnginePath, pathOf } from '@infergate/shared';
+import { ANY_PATH, gatewayError, QUEUE_UPDATES_HEADER, isDeniedEnginePost, isGatewayError, isIngressRoute, isPlainRoutePath, isSafeEnginePath, pathOf } from '@infergate/shared';
 import { registerAuth, type Authenticator } from '../auth/index.js';
 import type { IngressContext } from '../context.js';
 import { registerCors } from '../cors/corsHooks.js';
+import { estimatedCost } from '../fairness/costEstimate.js';
+import { OPEN_TENANT, type FairTicket } from '../fairness/fairShare.js';
 import { answerUnknownPath } from '../frameworkErrors.js';
 import { Admission } from '../inference/admission.js';
 import { ClientPresence } from '../inference/clientPresence.js';
@@ -47,14 +49,24 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
       return;
     }
     const lane = (await routing) ?? {};
+    let ticket: FairTicket | undefined;
+    try {
+      ticket = await fairTicket(ctx, request, model, body, fields.parsed);
+    } catch (err) {
+      release();
+      throw gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err });
+    }
+    const priority = ticket?.priority ?? request.principal?.priority;
     const job = inferenceJob(request, body, { model, fields, replyTo: router.channel, enqueuedAt: Date.now(), affinity: lane.affinity }, config);
-    const placement = ctx.lanes?.place(job, lane, request.principal?.priority, {
+    const placement = ctx.lanes?.place(job, lane, priority, {
       lost: (err) => relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err })),
     });
-    const relay = openRelay(ctx, request, reply, job, release, placement);
+    const queueUpdates = fields.stream && request.headers[QUEUE_UPDATES_HEADER] === '1';
+    const relay = openRelay(ctx, request, reply, job, release, { placement, ticket, lane: lane.lane, queueUpdates });
     try {
-      await (placement ? placement.enqueue() : ctx.jobs.enqueue(job, request.principal?.priority));
+      await (placement ? placement.enqueue() : ctx.jobs.enqueue(job, priority));
       ctx.queueDepths.added(model);
+      relay.enqueued();
     } catch (err) {
       relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err }));
     }
@@ -63,6 +75,18 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
   // Resolved, and checked at start-up, by the config schema.
   for (const path of config.FORWARD_PATHS) if (path !== ANY_PATH) app.post(path, handle);
   return config.FORWARD_PATHS.includes(ANY_PATH) ? forwardAnyPost(ctx, handle) : undefined;
+}
+
+/**
+ * The job's place in its tenant's fair share of its priority class (a key
+ * or JWT tenant; everybody's one share on an open ingress), which is also
+ * the BullMQ priority of its job. Undefined without fair queueing.
+ */
+async function fairTicket(ctx: IngressContext, request: FastifyRequest, model: string, body: Buffer, parsed: object | undefined): Promise<FairTicket | undefined> {
+  if (!ctx.fair) return undefined;
+  const { principal } = request;
+  const tenant = principal ? { id: `${principal.kind}:${principal.id}`, weight: principal.weight, priority: principal.priority } : OPEN_TENANT;
+  return ctx.fair.ticket(model, tenant, estimatedCost(body.length, parsed));
 }
 
 /**

@@ -51,6 +51,8 @@ const keyPolicy = z.strictObject({
   /** Tokens per UTC calendar month (0 = unlimited). */
   monthly_tokens: count.optional(),
   priority: z.enum(Object.keys(PRIORITY_CLASSES) as [PriorityClass, ...PriorityClass[]]).optional(),
+  /** Share of its priority class's tokens when the queue is contended, relative to other keys (default 1). */
+  weight: z.number().positive().max(1_000).optional(),
 });
 
 const jwks = z.object({

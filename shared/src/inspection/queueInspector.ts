@@ -57,6 +57,12 @@ export interface JobSummary {
   /** Path without its query string. */
   readonly path: string | null;
   readonly stream: boolean | null;
+  /**
+   * For a waiting job, how many jobs its queue (shared or lane) starts before
+   * it, plus one (1: next); null in other states. The prioritized set is
+   * ordered by priority, so with fair share on this is the fair order.
+   */
+  readonly position: number | null;
 }
 
 export interface LocatedJob {
@@ -164,7 +170,13 @@ export class QueueInspector {
     const perQueue = await Promise.all(
       sources.flatMap((lane) => {
         const q = this.queue(model, lane ?? undefined);
-        return states.map(async (state) => (await q.getJobs([state], 0, limit - 1, true)).map((job) => describeJob(job, model, state, now, lane)));
+        // Jobs without a priority go before every prioritized one.
+        const ahead = states.includes('prioritized') ? q.getWaitingCount() : Promise.resolve(0);
+        return states.map(async (state) => {
+          const jobs = await q.getJobs([state], 0, limit - 1, true);
+          const first = state === 'waiting' ? 1 : state === 'prioritized' ? (await ahead) + 1 : undefined;
+          return jobs.map((job, i) => describeJob(job, model, state, now, lane, first === undefined ? null : first + i));
+        });
       }),
     );
     return perQueue.flat();
@@ -196,7 +208,7 @@ export class QueueInspector {
   }
 }
 
-function describeJob(job: Job, model: string, state: QueueJobState, now: number, lane: string | null): JobSummary {
+function describeJob(job: Job, model: string, state: QueueJobState, now: number, lane: string | null, position: number | null): JobSummary {
   const data = (job.data ?? {}) as { keyId?: unknown; path?: unknown; stream?: unknown };
   return {
     id: job.id ?? '',
@@ -211,5 +223,6 @@ function describeJob(job: Job, model: string, state: QueueJobState, now: number,
     keyId: typeof data.keyId === 'string' ? data.keyId : null,
     path: typeof data.path === 'string' ? data.path.split('?')[0]! : null,
     stream: typeof data.stream === 'boolean' ? data.stream : null,
+    position,
   };
 }

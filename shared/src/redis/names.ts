@@ -20,6 +20,18 @@ export interface RedisNames {
   laneSet(model: string): string;
   /** Affinity index entry of a prefix-chain hash (`kind` b) or session hash (`kind` s) of a model. */
   affinityKey(model: string, kind: 'b' | 's', hash: string): string;
+  /**
+   * Fair-share state of one priority class of a model: its virtual clock and
+   * each tenant's virtual finish time (ingress/src/fairness). The model's tag,
+   * so one script reads it beside the model's queue.
+   */
+  fairShare(model: string, priorityClass: string): string;
+  /** The start times of a model's last jobs, newest first: the fleet's drain rate. */
+  drainTimes(model: string): string;
+  /** BullMQ's sorted set of a queue's prioritized jobs (BullMQ's own layout: `<prefix>:<queue>:prioritized`). */
+  prioritizedJobs(queueName: string): string;
+  /** BullMQ's list of a queue's jobs without a priority. */
+  waitingJobs(queueName: string): string;
   replyChannel(ingressId: string): string;
   readonly controlChannel: string;
   /** Where one dispatcher hears the engine reads (GETs outside the queue) meant for it. */
@@ -62,6 +74,10 @@ export function redisNames(prefix: string): RedisNames {
     // depths) is one pipeline to one Cluster node.
     laneSet: (model) => `${prefix}:aff:{m.${encodeURIComponent(model)}}:lanes`,
     affinityKey: (model, kind, hash) => `${prefix}:aff:{m.${encodeURIComponent(model)}}:${kind}.${hash}`,
+    fairShare: (model, priorityClass) => `${prefix}:fair:{m.${encodeURIComponent(model)}}:${priorityClass}`,
+    drainTimes: (model) => `${prefix}:fair:{m.${encodeURIComponent(model)}}:drained`,
+    prioritizedJobs: (queueName) => `${prefix}:${queueName}:prioritized`,
+    waitingJobs: (queueName) => `${prefix}:${queueName}:wait`,
     replyChannel: (ingressId) => `${prefix}:reply:{i.${ingressId}}`,
     controlChannel: `${prefix}:control:{ctl}`,
     engineReadChannel: (id) => `${prefix}:read:{d.${id}}`,

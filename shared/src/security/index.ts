@@ -2,7 +2,7 @@ export { authenticationConfigured } from './access.js';
 export { bearerToken } from './bearer.js';
 export { hashApiKey, MIN_API_KEY_LENGTH, parseApiKeyList, type ApiKeyEntry } from './apiKeys.js';
 export { isSafeEnginePath } from './enginePath.js';
-export { PRIORITY_CLASSES, type PriorityClass } from './priority.js';
+export { PRIORITY_BAND_WIDTH, PRIORITY_CLASSES, priorityClassOf, priorityClassScores, type PriorityClass } from './priority.js';
 export {
   ENGINE_ADMIN_PATHS,
   ENGINE_READ_PATHS,
