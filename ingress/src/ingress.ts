@@ -8,6 +8,7 @@ import {
   QueueInspector,
   redisNames,
   redisTarget,
+  startTracing,
   waitReady,
   type IngressConfig,
   type Logger,
@@ -70,6 +71,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   );
   await registry.start();
   const queues = new JobQueues(commands, names, failures);
+  const tracing = await startTracing(config, 'infergate-ingress', { 'service.instance.id': ingressId });
   const lanes = new LaneRouter(config, registry, new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS), queues, metrics.affinity);
   const limiter = new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000, failures);
   const usage = new UsageAccounting(config, commands, names, failures, metrics.tokens);
@@ -90,6 +92,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     limiter,
     usage,
     metrics,
+    ...(tracing ? { tracing } : {}),
     redisReady: () => commands.status === 'ready',
     operator: { commands, queue: queues.forInspection },
     draining: false,
@@ -115,6 +118,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
       limiter.close();
       await queues.close();
       await router.stop();
+      await tracing?.shutdown();
       await commands.quit().catch(() => commands.disconnect());
     },
   };

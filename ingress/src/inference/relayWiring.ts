@@ -5,6 +5,7 @@ import type { IngressContext } from '../context.js';
 import { RequestRelay, type RelayOutcome } from '../requestRelay.js';
 import type { Release } from './admission.js';
 import { cancelRequest } from './cancelPolicy.js';
+import type { RequestTrace } from './requestTrace.js';
 
 type RelayContext = Pick<IngressContext, 'config' | 'router' | 'jobs' | 'cancels' | 'failures' | 'queueDepths' | 'drainRate' | 'onSettled'>;
 
@@ -14,6 +15,7 @@ type RelayContext = Pick<IngressContext, 'config' | 'router' | 'jobs' | 'cancels
  * queue bookkeeping when it starts, the slot given back when it settles.
  * With a `placement` (cache affinity), the job is removed wherever it waits,
  * lane or shared queue, and no steal follows a request that is over.
+ * With a `trace`, the relay's span begins and ends with it.
  */
 export function openRelay(
   ctx: RelayContext,
@@ -22,6 +24,7 @@ export function openRelay(
   job: InferenceJob,
   release: Release,
   placement?: Placement,
+  trace?: RequestTrace,
 ): RequestRelay {
   const { config, router } = ctx;
   const { rid, model, enqueuedAt } = job;
@@ -45,12 +48,14 @@ export function openRelay(
       cancel: (reason, phase) => cancelRequest(rid, reason, phase, dequeue, ctx.cancels, ctx.failures),
       started: () => {
         placement?.started();
+        trace?.started();
         ctx.drainRate.record(model);
         ctx.queueDepths.left(model);
       },
       retryAfterSeconds: () => Math.ceil(config.QUEUE_WAIT_TIMEOUT_SECONDS / 4),
       settled: (outcome: RelayOutcome) => {
         placement?.close();
+        trace?.settled(outcome, enqueuedAt);
         release();
         router.remove(rid);
         ctx.onSettled(request, model, outcome, Date.now() - enqueuedAt);
