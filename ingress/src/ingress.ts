@@ -10,6 +10,7 @@ import {
   redisTarget,
   startTracing,
   waitReady,
+  type DispatcherState,
   type IngressConfig,
   type Logger,
 } from '@infergate/shared';
@@ -52,7 +53,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   const metrics = new IngressMetrics({
     openRequests: () => router.open,
     models: (): ReadonlySet<string> => registry.knownModels,
-    liveDispatchers: (): number => registry.live.length,
+    dispatchers: (): readonly DispatcherState[] => registry.live,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
     inspector: new QueueInspector(commands, (model, lane): Queue => queues.forInspection(model, lane), (model) => names.laneSet(model)),
   }, { tokensByKey: config.USAGE_METRICS_BY_KEY });
