@@ -425,7 +425,7 @@ describe('infra/k8s/autoscaling', () => {
   it('adds a KEDA ScaledObject to the base, scaling the engine StatefulSet', () => {
     expect(overlay.resources).toEqual(['..', 'scaledobject.yaml']);
     expect(scaled!.kind).toBe('ScaledObject');
-    const target = find(scaled!.spec.scaleTargetRef.kind, scaled!.spec.scaleTargetRef.name) as (K8sObject & { spec: { template: { spec: { containers: Container[] } } } }) | undefined;
+    const target = find(scaled!.spec.scaleTargetRef.kind, scaled!.spec.scaleTargetRef.name);
     expect(target?.spec.template.spec.containers.some((c) => c.image.startsWith('infergate/dispatcher:'))).toBe(true);
   });
 
