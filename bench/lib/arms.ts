@@ -108,7 +108,7 @@ function cpuFigures(cpuSeconds: Record<string, number>, events: number, wallSeco
   };
 }
 
-function armFigures(m: Measured<StreamTiming[]>): ArmFigures {
+export function armFigures(m: Measured<StreamTiming[]>): ArmFigures {
   const ok = m.result.filter((t) => t.ok);
   const ttft = summarize(ok.map((t) => t.ttft));
   const events = m.result.reduce((n, t) => n + t.events, 0);

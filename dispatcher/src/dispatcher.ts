@@ -9,6 +9,7 @@ import {
   logConnectionErrors,
   redisNames,
   redisTarget,
+  startTracing,
   waitReady,
   workerConnection,
   type DispatcherConfig,
@@ -26,6 +27,7 @@ import { FrameChannel } from './frameChannel.js';
 import { HeartbeatTicker } from './heartbeatTicker.js';
 import { JobFates } from './jobFates.js';
 import { JobLifecycle } from './jobLifecycle.js';
+import { JobTracer } from './jobTrace.js';
 import type { RunContext } from './jobRunner.js';
 import { DispatcherMetrics, type DispatcherOperation } from './metrics.js';
 import { ModelConsumer } from './modelConsumer.js';
@@ -143,6 +145,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
         if (figures) metrics.lanes.engineCache(job.model, figures);
       },
   };
+  const tracing = await startTracing(config, 'infergate-dispatcher', { 'service.instance.id': id });
   const lifecycle = new JobLifecycle(
     { backendTimeoutMs: config.BACKEND_TIMEOUT_SECONDS * 1000, maxAttempts: config.MAX_ATTEMPTS },
     {
@@ -155,6 +158,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       failures,
       logger: log,
       runContext,
+      ...(tracing ? { tracer: new JobTracer(tracing, { dispatcherId: id, origin: engine.origin, kind }) } : {}),
     },
   );
   const discovery = new ModelDiscovery(
@@ -203,9 +207,10 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     gate,
     statusPort: status.port,
     state,
-    close: () => {
+    close: async () => {
       cards.stop();
-      return shutdown.run({ id, registration, discovery, lanes, running, heartbeats, monitor, engine, status: status.server, control, commands });
+      await shutdown.run({ id, registration, discovery, lanes, running, heartbeats, monitor, engine, status: status.server, control, commands });
+      await tracing?.shutdown();
     },
   };
 }

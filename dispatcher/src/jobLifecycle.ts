@@ -4,6 +4,7 @@ import type { AffinityLanes } from './affinity/lanes.js';
 import type { EngineMonitor } from './engineMonitor.js';
 import type { JobFates } from './jobFates.js';
 import { runJob, type RunContext } from './jobRunner.js';
+import type { JobTracer } from './jobTrace.js';
 import type { DispatcherMetrics, DispatcherOperation } from './metrics.js';
 import type { JobHandler } from './modelConsumer.js';
 import type { RunningJobs } from './runningJobs.js';
@@ -25,6 +26,8 @@ export interface LifecycleParts {
   readonly runContext: RunContext;
   readonly failures: InternalFailures<DispatcherOperation>;
   readonly logger: Logger;
+  /** OpenTelemetry spans of each job; absent when tracing is off. */
+  readonly tracer?: JobTracer;
 }
 
 /**
@@ -59,7 +62,7 @@ export class JobLifecycle {
       await this.settle(job, data.rid, () => job.moveToCompleted('skipped', token, false));
       return;
     }
-    await this.run(job, data, model, token, lane !== undefined);
+    await this.run(job, data, model, token, lane?.dispatcher);
   };
 
   /**
@@ -79,11 +82,15 @@ export class JobLifecycle {
     }
   }
 
-  private async run(job: Job, data: InferenceJob, model: string, token: string, fromLane: boolean): Promise<void> {
+  /** `lane`: the dispatcher whose affinity lane the job came from; undefined for the shared queue. */
+  private async run(job: Job, data: InferenceJob, model: string, token: string, lane: string | undefined): Promise<void> {
     const { metrics, monitor, running } = this.parts;
+    const fromLane = lane !== undefined;
     const abort = running.begin(data.rid);
+    const trace = this.parts.tracer?.start(job, data, lane);
     try {
-      const outcome = await runJob(data, abort, job.attemptsStarted >= this.settings.maxAttempts, this.parts.runContext);
+      const outcome = await runJob(data, abort, job.attemptsStarted >= this.settings.maxAttempts, this.parts.runContext, trace);
+      trace?.finished(outcome);
       metrics.finished(model, outcome.kind);
       if (outcome.kind === 'retry') {
         this.parts.logger.warn({ rid: data.rid, reason: outcome.reason, attempt: job.attemptsStarted }, 'engine failed before answering; job returned to the queue');

@@ -14,6 +14,7 @@ import {
 import { ResponseTail } from './affinity/engineCacheFigures.js';
 import { AnswerWatcher, framingEventsOf } from './answerUsage.js';
 import { isConnectionFailure, type EngineClient } from './engines/index.js';
+import type { EngineCallTrace } from './jobTrace.js';
 import type { DispatcherOperation } from './metrics.js';
 import type { ReplyPublisher } from './replyPublisher.js';
 import type { JobAbort } from './runningJobs.js';
@@ -50,12 +51,16 @@ const RETRYABLE_STATUS = new Set([502, 503, 504]);
  * Forwards one job to the engine byte-for-byte and publishes the response as
  * frames. `abort` is the job's switch: a cancel message, a vanished ingress,
  * the backend timeout or a shutdown throw it, each with its reason.
+ * With a `trace`, the engine's request carries its trace context (without
+ * one, the ingress's, if the job has it) and the trace hears the call's
+ * milestones.
  */
 export async function runJob(
   job: InferenceJob,
   abort: JobAbort,
   lastAttempt: boolean,
   ctx: RunContext,
+  trace?: EngineCallTrace,
 ): Promise<JobOutcome> {
   const publisher = ctx.openPublisher(job, () => abort.abort('reply_unreachable'));
   const timeout = setTimeout(() => abort.abort('backend_timeout'), ctx.backendTimeoutMs);
@@ -72,12 +77,13 @@ export async function runJob(
     const res = await ctx.engine.request({
       method: job.method,
       path: job.path,
-      headers: { ...job.headers, ...ctx.engine.authHeaders, 'x-request-id': job.rid },
+      headers: { ...job.headers, ...(trace?.headers ?? job.trace), ...ctx.engine.authHeaders, 'x-request-id': job.rid },
       body: job.method === 'GET' || job.method === 'HEAD' ? null : decodeBody(job),
       signal: abort.signal,
       headersTimeout: ctx.backendTimeoutMs,
       bodyTimeout: ctx.idleTimeoutMs,
     });
+    trace?.responded(res.statusCode);
     if (RETRYABLE_STATUS.has(res.statusCode) && !lastAttempt) {
       await res.body.dump();
       return { kind: 'retry', reason: `engine answered ${res.statusCode}` };
@@ -90,6 +96,7 @@ export async function runJob(
     const answer = new AnswerWatcher(isEventStream(res.headers['content-type']), framingEventsOf(job.path));
     // A 'data' listener costs less per chunk than async iteration.
     await new Promise<void>((resolve, reject) => {
+      if (trace) res.body.once('data', trace.firstChunk);
       res.body.on('data', (chunk: Buffer) => {
         answer.push(chunk);
         publisher.data(chunk);
@@ -98,7 +105,9 @@ export async function runJob(
       res.body.once('end', resolve);
       res.body.once('error', reject);
     });
-    publisher.end(answer.usage());
+    const usage = answer.usage();
+    publisher.end(usage);
+    trace?.usage(usage);
     if (tail) ctx.answered!(job, tail.value);
     await publisher.drained();
     return { kind: 'served', status: res.statusCode };

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Queue } from 'bullmq';
-import type { CancelReason, DispatcherState, InferenceJob, IngressConfig, Logger, RedisClient, RedisNames, UsageFilter, UsageRecord } from '@infergate/shared';
+import type { CancelReason, DispatcherState, InferenceJob, IngressConfig, Logger, RedisClient, RedisNames, Tracing, UsageFilter, UsageRecord } from '@infergate/shared';
 import type { LaneRouter } from './affinity/laneRouter.js';
 import type { Principal } from './auth/index.js';
 import type { DrainRate } from './drainRate.js';
@@ -113,6 +113,8 @@ export interface IngressContext {
   readonly limiter: Limiter;
   readonly usage: TokenAccounting;
   readonly metrics: IngressMetrics;
+  /** OpenTelemetry tracing; absent when it is off (no OTLP endpoint), and then nothing is traced. */
+  readonly tracing?: Tracing;
   /** Whether the command connection is usable now (`/readyz`). */
   redisReady(): boolean;
   /** Absent, the operator surface (`/admin`) is not served, as without ADMIN_API_KEY. */

@@ -8,7 +8,9 @@ import {
   QueueInspector,
   redisNames,
   redisTarget,
+  startTracing,
   waitReady,
+  type DispatcherState,
   type IngressConfig,
   type Logger,
 } from '@infergate/shared';
@@ -53,7 +55,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   const metrics = new IngressMetrics({
     openRequests: () => router.open,
     models: (): ReadonlySet<string> => registry.knownModels,
-    liveDispatchers: (): number => registry.live.length,
+    dispatchers: (): readonly DispatcherState[] => registry.live,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
     inspector: new QueueInspector(commands, (model, lane): Queue => queues.forInspection(model, lane), (model) => names.laneSet(model)),
     fairShare: {
@@ -77,6 +79,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   );
   await registry.start();
   const queues = new JobQueues(commands, names, failures);
+  const tracing = await startTracing(config, 'infergate-ingress', { 'service.instance.id': ingressId });
   const lanes = new LaneRouter(config, registry, new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS), queues, metrics.affinity);
   const limiter = new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000, failures);
   const usage = new UsageAccounting(config, commands, names, failures, metrics.tokens);
@@ -99,6 +102,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     limiter,
     usage,
     metrics,
+    ...(tracing ? { tracing } : {}),
     redisReady: () => commands.status === 'ready',
     operator: { commands, queue: queues.forInspection },
     draining: false,
@@ -124,6 +128,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
       limiter.close();
       await queues.close();
       await router.stop();
+      await tracing?.shutdown();
       await commands.quit().catch(() => commands.disconnect());
     },
   };

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { LIVE_JOB_STATES, type QueueInspector, type QueueSummary } from '@infergate/shared';
+import { LIVE_JOB_STATES, type DispatcherState, type QueueInspector, type QueueSummary } from '@infergate/shared';
+import { poolLoad } from './poolLoad.js';
 import { TokenMetrics } from './usage/tokenMetrics.js';
 import { AffinityMetrics } from './affinity/affinityMetrics.js';
 import { FairShareMetrics, type FairShareProbes } from './fairness/fairShareMetrics.js';
@@ -12,7 +13,8 @@ export interface IngressProbes {
   /** Requests this ingress holds open, queued or streaming. */
   openRequests(): number;
   models(): Iterable<string>;
-  liveDispatchers(): number;
+  /** Dispatchers heard from within the heartbeat TTL, as this ingress last read the registry. */
+  dispatchers(): readonly DispatcherState[];
   /** Connection name → whether it is usable now. */
   redisConnections(): Readonly<Record<string, boolean>>;
   readonly inspector: Pick<QueueInspector, 'summaries'>;
@@ -124,7 +126,7 @@ export class IngressMetrics {
       help: 'Dispatchers in the registry as this ingress last read it.',
       registers,
       collect() {
-        this.set(probes.liveDispatchers());
+        this.set(probes.dispatchers().length);
       },
     });
     new Gauge({
@@ -167,6 +169,30 @@ export class IngressMetrics {
       async collect() {
         this.reset();
         for (const q of await queues()) this.set({ model: q.model }, (q.oldestAgeMs ?? 0) / 1000);
+      },
+    });
+    const pools = async () => poolLoad(await queues(), probes.dispatchers());
+    new Gauge({
+      name: 'infergate_pool_saturation',
+      help: 'Work against capacity per model: (busy slots + waiting jobs) / slots of the live, non-draining engines serving it; with no slots, the waiting jobs. Above 1, requests queue. Aggregate with max.',
+      labelNames: ['model'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const p of await pools()) this.set({ model: p.model }, p.saturation);
+      },
+    });
+    new Gauge({
+      name: 'infergate_pool_slots',
+      help: 'Engine slots of each model\'s pool by state (busy, free), summed over the live, non-draining engines serving it.',
+      labelNames: ['model', 'state'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const p of await pools()) {
+          this.set({ model: p.model, state: 'busy' }, p.busy);
+          this.set({ model: p.model, state: 'free' }, p.free);
+        }
       },
     });
     new Gauge({

@@ -20,3 +20,5 @@ export * from './security/index.js';
 export * from './affinity/index.js';
 export * from './usage/tokenUsage.js';
 export * from './usage/usageRecords.js';
+export * from './observability/tracing.js';
+export * from './observability/spanAttributes.js';

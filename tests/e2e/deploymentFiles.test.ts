@@ -19,6 +19,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const run = promisify(execFile);
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const exists = (path: string) => existsSync(join(ROOT, path));
+/** Metric names in the table of one `### section` of docs/metrics.md. */
+const docs = (section: string) =>
+  [...read('docs/metrics.md').split(`### ${section}\n`)[1]!.split('\n### ')[0]!.matchAll(/^\| `(infergate_\w+)` \|/gm)].map((m) => m[1]!);
 
 type Env = Record<string, string>;
 type Labels = Record<string, string>;
@@ -405,6 +408,36 @@ describe('infra/k8s', () => {
     for (const { workload, c } of containers) {
       for (const from of c.envFrom ?? []) expect(find('ConfigMap', from.configMapRef.name), `${workload.metadata.name}/${c.name}`).toBeTruthy();
     }
+  });
+});
+
+describe('infra/k8s/autoscaling', () => {
+  const overlay = parseYaml(`${K8S}/autoscaling/kustomization.yaml`)[0] as K8sObject;
+  const [scaled] = parseYaml(`${K8S}/autoscaling/scaledobject.yaml`) as Array<{
+    kind: string;
+    spec: {
+      scaleTargetRef: { kind: string; name: string };
+      minReplicaCount: number;
+      triggers: Array<{ type: string; name: string; metricType: string; metadata: { query: string; threshold: string; activationThreshold?: string } }>;
+    };
+  }>;
+
+  it('adds a KEDA ScaledObject to the base, scaling the engine StatefulSet', () => {
+    expect(overlay.resources).toEqual(['..', 'scaledobject.yaml']);
+    expect(scaled!.kind).toBe('ScaledObject');
+    const target = find(scaled!.spec.scaleTargetRef.kind, scaled!.spec.scaleTargetRef.name);
+    expect(target?.spec.template.spec.containers.some((c) => c.image.startsWith('infergate/dispatcher:'))).toBe(true);
+  });
+
+  it('scales on documented ingress metrics only, and can leave zero because queued requests wake it', () => {
+    const ingressMetrics = docs('Ingress');
+    const used = scaled!.spec.triggers.flatMap((t) => [...t.metadata.query.matchAll(/infergate_\w+/g)].map((m) => m[0]));
+    expect(used.filter((n) => !ingressMetrics.includes(n))).toEqual([]);
+    expect(used).toContain('infergate_pool_saturation');
+    expect(scaled!.spec.minReplicaCount).toBe(0);
+    const queued = scaled!.spec.triggers.find((t) => t.metadata.query.includes('infergate_queue_jobs'));
+    expect(queued?.metadata.activationThreshold).toBe('0');
+    for (const t of scaled!.spec.triggers) expect(Number(t.metadata.threshold), t.name).toBeGreaterThan(0);
   });
 });
 

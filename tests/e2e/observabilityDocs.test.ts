@@ -27,7 +27,7 @@ describe('metric names', () => {
     const metrics = new IngressMetrics({
       openRequests: () => 0,
       models: () => [],
-      liveDispatchers: () => 0,
+      dispatchers: () => [],
       redisConnections: () => ({}),
       inspector: {} as QueueInspector,
     });

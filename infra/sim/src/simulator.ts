@@ -37,8 +37,20 @@ export interface SimulatorHandle {
   configure(patch: SimulatorPatch): SimulatorConfig;
   stats(): SimStats;
   resetStats(): void;
+  /** The W3C trace context of the latest requests that carried one (up to TRACE_CONTEXTS_KEPT), oldest first. */
+  traceContexts(): readonly ReceivedTraceContext[];
   close(): Promise<void>;
 }
+
+/** A request's trace headers as the engine received them (vLLM reads them when it traces; llama-server ignores them). */
+export interface ReceivedTraceContext {
+  readonly path: string;
+  readonly requestId: string | undefined;
+  readonly traceparent: string;
+  readonly tracestate: string | undefined;
+}
+
+const TRACE_CONTEXTS_KEPT = 100;
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -60,6 +72,10 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
 export async function startSimulator(options: StartOptions): Promise<SimulatorHandle> {
   const { logger, ...settings } = options;
   const config: SimulatorConfig = resolveConfig(settings);
@@ -69,6 +85,7 @@ export async function startSimulator(options: StartOptions): Promise<SimulatorHa
   let ready = false;
   let stopped = false;
   let taskId = 0;
+  const traceContexts: ReceivedTraceContext[] = [];
 
   const env: SimEnv = {
     config,
@@ -121,6 +138,7 @@ export async function startSimulator(options: StartOptions): Promise<SimulatorHa
     },
     stats: () => stats.snapshot(),
     resetStats: () => stats.reset(),
+    traceContexts: () => [...traceContexts],
     close: async () => {
       shutdown();
       await handle.stopped;
@@ -132,6 +150,11 @@ export async function startSimulator(options: StartOptions): Promise<SimulatorHa
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path.startsWith('/__sim/')) return handleControl(handle, req, res, path);
+    const { traceparent, tracestate } = req.headers;
+    if (typeof traceparent === 'string') {
+      traceContexts.push({ path, requestId: header(req.headers['x-request-id']), traceparent, tracestate: header(tracestate) });
+      if (traceContexts.length > TRACE_CONTEXTS_KEPT) traceContexts.shift();
+    }
     personality.handle(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { encodeBody, forwardableRequestHeaders, JOB_VERSION, type IngressConfig, type InferenceJob, type JobAffinity } from '@infergate/shared';
+import { encodeBody, forwardableRequestHeaders, JOB_VERSION, type IngressConfig, type InferenceJob, type JobAffinity, type TraceCarrier } from '@infergate/shared';
 import type { RoutingFields } from '../requestBody.js';
 
 /**
@@ -17,6 +17,8 @@ export function inferenceJob(
     readonly enqueuedAt: number;
     /** Cache-affinity keys, recorded by the dispatcher that starts the job. */
     readonly affinity?: JobAffinity | undefined;
+    /** The request span's trace context, when the ingress traces. */
+    readonly trace?: TraceCarrier | undefined;
   },
   config: Pick<IngressConfig, 'QUEUE_WAIT_TIMEOUT_SECONDS' | 'FORWARD_CONVERSATION_ID'>,
 ): InferenceJob {
@@ -34,5 +36,6 @@ export function inferenceJob(
     enqueuedAt: route.enqueuedAt,
     ...(request.principal ? { keyId: request.principal.id } : {}),
     ...(route.affinity ? { affinity: route.affinity } : {}),
+    ...(route.trace ? { trace: route.trace } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { QueueUpdates } from '../fairness/queueUpdates.js';
 import { RequestRelay, type RelayOutcome } from '../requestRelay.js';
 import type { Release } from './admission.js';
 import { cancelRequest } from './cancelPolicy.js';
+import type { RequestTrace } from './requestTrace.js';
 
 type RelayContext = Pick<IngressContext, 'config' | 'router' | 'jobs' | 'cancels' | 'failures' | 'queueDepths' | 'drainRate' | 'fair' | 'onSettled'>;
 
@@ -21,6 +22,7 @@ export interface JobPlace {
   readonly ticket?: FairTicket | undefined;
   /** The client asked for queue position updates (and streams). */
   readonly queueUpdates?: boolean;
+  readonly trace?: RequestTrace | undefined;
 }
 
 /**
@@ -28,6 +30,7 @@ export interface JobPlace {
  * frames from the reply router, the job's removal and cancellation, the
  * queue bookkeeping when it starts (the fair share's clock among it), the
  * slot given back and the tokens charged to its share when it settles.
+ * With a `trace`, the relay's span begins and ends with it.
  */
 export function openRelay(
   ctx: RelayContext,
@@ -38,7 +41,7 @@ export function openRelay(
   place: JobPlace = {},
 ): RequestRelay {
   const { config, router, fair } = ctx;
-  const { placement, ticket, lane } = place;
+  const { placement, ticket, lane, trace } = place;
   const { rid, model, enqueuedAt } = job;
   const dequeue = async () => {
     const removed = await (placement ? placement.dequeue() : ctx.jobs.removeWaiting(model, rid));
@@ -72,6 +75,7 @@ export function openRelay(
       cancel: (reason, phase) => cancelRequest(rid, reason, phase, dequeue, ctx.cancels, ctx.failures),
       started: () => {
         placement?.started();
+        trace?.started();
         ctx.drainRate.record(model);
         ctx.queueDepths.left(model);
         if (fair && ticket) {
@@ -86,6 +90,7 @@ export function openRelay(
       },
       settled: (outcome: RelayOutcome) => {
         placement?.close();
+        trace?.settled(outcome, enqueuedAt);
         release();
         router.remove(rid);
         if (fair && ticket) void fair.settled(model, ticket, servedTokens(outcome.usage));

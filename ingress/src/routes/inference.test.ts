@@ -139,7 +139,7 @@ async function harness(env: Env = {}, depth = 0, operator?: OperatorAccess): Pro
   const metrics = new IngressMetrics({
     openRequests: () => router.sinks.size,
     models: () => [],
-    liveDispatchers: () => 0,
+    dispatchers: () => [],
     redisConnections: () => ({}),
     inspector: { summaries: async () => [] },
   });

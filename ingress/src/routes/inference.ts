@@ -10,6 +10,7 @@ import { Admission } from '../inference/admission.js';
 import { ClientPresence } from '../inference/clientPresence.js';
 import { inferenceJob } from '../inference/inferenceJob.js';
 import { openRelay } from '../inference/relayWiring.js';
+import { RequestTrace } from '../inference/requestTrace.js';
 import { registerForwardTargetGuard } from '../limits/index.js';
 import { routingFields } from '../requestBody.js';
 import { engineReadRoutes } from './engineReads.js';
@@ -34,17 +35,30 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
   const admission = new Admission(ctx);
 
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // The one check tracing costs a request when it is off.
+    const trace = ctx.tracing && new RequestTrace(ctx.tracing, request);
+    try {
+      await queueAndRelay(request, reply, trace);
+    } catch (err) {
+      trace?.refused(err);
+      throw err;
+    }
+  }
+
+  async function queueAndRelay(request: FastifyRequest, reply: FastifyReply, trace: RequestTrace | undefined): Promise<void> {
     const client = new ClientPresence(reply);
     admission.refuseIfDraining();
     const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
     const fields = routingFields(body);
     const model = registry.resolve(fields.model);
+    trace?.model(model);
     const startedAt = Date.now();
     // The affinity lookup overlaps admission's round trips; it never rejects.
     const routing = ctx.lanes?.route(model, fields.parsed, request.headers, request.principal?.id);
     const release = await admission.admit(model, request.principal, request.id, client);
     if (release === undefined) {
       reply.hijack();
+      trace?.refused('cancelled');
       ctx.onSettled(request, model, CLIENT_LEFT, Date.now() - startedAt);
       return;
     }
@@ -57,12 +71,12 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
       throw gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err });
     }
     const priority = ticket?.priority ?? request.principal?.priority;
-    const job = inferenceJob(request, body, { model, fields, replyTo: router.channel, enqueuedAt: Date.now(), affinity: lane.affinity }, config);
+    const job = inferenceJob(request, body, { model, fields, replyTo: router.channel, enqueuedAt: Date.now(), affinity: lane.affinity, trace: trace?.admitted() }, config);
     const placement = ctx.lanes?.place(job, lane, priority, {
       lost: (err) => relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err })),
     });
     const queueUpdates = fields.stream && request.headers[QUEUE_UPDATES_HEADER] === '1';
-    const relay = openRelay(ctx, request, reply, job, release, { placement, ticket, lane: lane.lane, queueUpdates });
+    const relay = openRelay(ctx, request, reply, job, release, { placement, ticket, lane: lane.lane, queueUpdates, trace });
     try {
       await (placement ? placement.enqueue() : ctx.jobs.enqueue(job, priority));
       ctx.queueDepths.added(model);

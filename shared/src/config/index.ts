@@ -5,6 +5,7 @@ import { ConfigError, resolveFileVariables, type Env } from './env.js';
 import { checkRedisForm, commonFields, dispatcherFields, ingressFields, stackFields, type FieldSet } from './fields.js';
 import { checkMetricsGuard, observabilityDispatcherFields, observabilityIngressFields } from './observabilityFields.js';
 import { securityDispatcherFields, securityIngressFields } from './securityFields.js';
+import { tracingFields } from './tracingFields.js';
 import { usageIngressFields } from './usageFields.js';
 
 export { loadDotEnv } from './dotenv.js';
@@ -19,6 +20,7 @@ const allIngressFields = {
   ...observabilityIngressFields,
   ...usageIngressFields,
   ...affinityIngressFields,
+  ...tracingFields,
 };
 const allDispatcherFields = {
   ...commonFields,
@@ -26,6 +28,7 @@ const allDispatcherFields = {
   ...securityDispatcherFields,
   ...observabilityDispatcherFields,
   ...affinityDispatcherFields,
+  ...tracingFields,
 };
 
 const schemas = {

@@ -1,3 +1,5 @@
+import type { TraceCarrier } from '../observability/tracing.js';
+
 /** Version of {@link InferenceJob}; a dispatcher refuses jobs of another version. */
 export const JOB_VERSION = 1;
 
@@ -32,6 +34,12 @@ export interface InferenceJob {
    * dispatchers without it reading these, both keep working.
    */
   readonly affinity?: JobAffinity;
+  /**
+   * The W3C trace context of the ingress's span for this request, when the
+   * ingress traces: the dispatcher's spans and the engine's request join it.
+   * Optional, like `affinity`, so either side may trace without the other.
+   */
+  readonly trace?: TraceCarrier;
 }
 
 export interface JobAffinity {
