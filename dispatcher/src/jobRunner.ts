@@ -38,8 +38,11 @@ export interface RunContext {
   /** Records that the client has seen bytes, so the job is never run again. */
   recordStarted(rid: string): void;
   readonly failures: InternalFailures<DispatcherOperation>;
-  /** The engine has answered the job (its head is out): cache affinity records that the engine holds its prompt. */
-  engineAccepted?(job: InferenceJob): void;
+  /**
+   * The engine has answered the job (its head is out): cache affinity records that the engine holds its
+   * prompt. The end frame waits for what it returns (the record being sent), so it reaches Redis after.
+   */
+  engineAccepted?(job: InferenceJob): Promise<void> | undefined;
   /** The engine finished its answer; `tail` holds its last bytes (TAIL_BYTES). */
   answered?(job: InferenceJob, tail: Buffer): void;
 }
@@ -91,7 +94,7 @@ export async function runJob(
     publisher.head({ status: res.statusCode, headers: relayableResponseHeaders(res.headers), dispatcher: ctx.dispatcherId });
     headSent = true;
     ctx.recordStarted(job.rid);
-    ctx.engineAccepted?.(job);
+    const recorded = ctx.engineAccepted?.(job);
     const tail = ctx.answered ? new ResponseTail() : undefined;
     const answer = new AnswerWatcher(isEventStream(res.headers['content-type']), framingEventsOf(job.path));
     // A 'data' listener costs less per chunk than async iteration.
@@ -106,6 +109,7 @@ export async function runJob(
       res.body.once('error', reject);
     });
     const usage = answer.usage();
+    if (recorded) await recorded;
     publisher.end(usage);
     trace?.usage(usage);
     if (tail) ctx.answered!(job, tail.value);

@@ -146,6 +146,24 @@ describe('cache affinity', () => {
     expect(hits).toBeGreaterThan(0);
   });
 
+  it('stores the index entries before the answer can reach the client, so a follow-up sent at once finds its engine', async () => {
+    // MONITOR lists commands in the order Redis ran them. A non-streamed answer is head, body and end
+    // in one burst: the entries must still be stored before the PUBLISH that carries its end.
+    const monitor = await redis.monitor();
+    const commands: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    try {
+      await turn(clients[0]!, conversation('ordered'), 'first', { prompt_cache_key: 'ordered-session' });
+      const stored = () => commands.findIndex((a) => a[0]!.toLowerCase() === 'set' && a[1]!.includes(':aff:') && a[1]!.includes(':s.'));
+      await waitFor(() => stored() >= 0 || undefined, 5_000, 'the session entry written');
+      const ends = commands.flatMap((a, i) => (/^s?publish$/i.test(a[0]!) && a[1]!.includes(':reply:') ? [i] : []));
+      expect(ends.length).toBeGreaterThan(0);
+      expect(stored()).toBeLessThan(ends.at(-1)!);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
   it("counts the engine's own cache figures (llama.cpp timings.cache_n / prompt_n) from the end of its answers", async () => {
     const port = await freePort();
     await fleet.dispatchers[0]!.stop('SIGTERM');

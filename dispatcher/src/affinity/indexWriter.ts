@@ -20,17 +20,26 @@ export class IndexWriter {
     private readonly failures: InternalFailures<DispatcherOperation>,
   ) {}
 
-  record(job: InferenceJob): void {
+  /**
+   * Resolves once the write is on the connection the reply frames use. The
+   * runner publishes the end frame only after that, so Redis stores the entries
+   * before the client can have the answer: a follow-up sent the moment it
+   * arrives (an agent's next tool turn) finds them.
+   */
+  record(job: InferenceJob): Promise<void> | undefined {
     const keys = job.affinity;
-    if (keys === undefined || (keys.blocks.length === 0 && keys.session === undefined)) return;
+    if (keys === undefined || (keys.blocks.length === 0 && keys.session === undefined)) return undefined;
     const value = encodeIndexEntry({ dispatcher: this.dispatcherId, epoch: this.epoch.current });
     // After the head's PUBLISH has left (end of this turn), as the job's fate is: the client's frames go first.
-    setImmediate(() => {
-      const pipeline = this.redis.pipeline();
-      for (const hash of keys.blocks) pipeline.set(this.names.affinityKey(job.model, 'b', hash), value, 'EX', this.ttlSeconds);
-      if (keys.session !== undefined) pipeline.set(this.names.affinityKey(job.model, 's', keys.session), value, 'EX', this.ttlSeconds);
-      // The index is a hint: a lost write costs one later cache miss, never a request.
-      pipeline.exec().catch((err: unknown) => this.failures.report('affinity_index_write', err, 'could not record the job in the affinity index', { rid: job.rid }));
-    });
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        const pipeline = this.redis.pipeline();
+        for (const hash of keys.blocks) pipeline.set(this.names.affinityKey(job.model, 'b', hash), value, 'EX', this.ttlSeconds);
+        if (keys.session !== undefined) pipeline.set(this.names.affinityKey(job.model, 's', keys.session), value, 'EX', this.ttlSeconds);
+        // The index is a hint: a lost write costs one later cache miss, never a request.
+        pipeline.exec().catch((err: unknown) => this.failures.report('affinity_index_write', err, 'could not record the job in the affinity index', { rid: job.rid }));
+        resolve();
+      }),
+    );
   }
 }
