@@ -32,4 +32,23 @@ describe('queue depths for admission', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(depths.current('m')).toBe(9);
   });
+
+  it('keeps the jobs this ingress queued while a refresh was on its way', async () => {
+    vi.useFakeTimers();
+    let answer: (depth: number) => void = () => undefined;
+    const depths = new QueueDepths(() => new Promise<number>((resolve) => (answer = resolve)), 10);
+    const first = depths.current('m');
+    answer(0);
+    expect(await first).toBe(0);
+    vi.advanceTimersByTime(20);
+    expect(depths.current('m')).toBe(0);
+    // The refresh is sent; three enqueues of a burst finish before Redis answers it with 0.
+    await vi.advanceTimersByTimeAsync(0);
+    depths.added('m');
+    depths.added('m');
+    depths.added('m');
+    answer(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(depths.current('m')).toBe(3);
+  });
 });

@@ -2,6 +2,8 @@ interface Reading {
   value: number;
   at: number;
   refreshing: Promise<void> | undefined;
+  /** This ingress's adds minus its starts so far: what a read issued earlier cannot have seen. */
+  ownChanges: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export class QueueDepths {
   current(model: string): number | Promise<number> {
     const reading = this.readings.get(model);
     if (!reading) {
-      const fresh: Reading = { value: 0, at: 0, refreshing: undefined };
+      const fresh: Reading = { value: 0, at: 0, refreshing: undefined, ownChanges: 0 };
       this.readings.set(model, fresh);
       fresh.refreshing = this.refresh(model, fresh);
       return fresh.refreshing.then(() => fresh.value);
@@ -42,20 +44,34 @@ export class QueueDepths {
   /** This ingress queued one more job for `model`. */
   added(model: string): void {
     const reading = this.readings.get(model);
-    if (reading) reading.value++;
+    if (reading) {
+      reading.value++;
+      reading.ownChanges++;
+    }
   }
 
   /** One of this ingress's jobs for `model` left the queue (started, removed or expired). */
   left(model: string): void {
     const reading = this.readings.get(model);
-    if (reading && reading.value > 0) reading.value--;
+    if (reading && reading.value > 0) {
+      reading.value--;
+      reading.ownChanges--;
+    }
   }
 
-  /** Reads the depth; `reading.refreshing` holds the promise until it settles. */
+  /**
+   * Reads the depth; `reading.refreshing` holds the promise until it settles.
+   * Jobs this ingress queued while the read was on its way are added back: a
+   * burst's enqueues finishing after the read was sent are otherwise lost
+   * until the next refresh, and the request after the burst is admitted past
+   * the limit. (One whose enqueue Redis ran before the read counts twice until
+   * then: the error errs towards a 429, never past MAX_QUEUED_PER_MODEL.)
+   */
   private refresh(model: string, reading: Reading): Promise<void> {
+    const changesBefore = reading.ownChanges;
     return this.read(model).then(
       (value) => {
-        reading.value = value;
+        reading.value = Math.max(0, value + reading.ownChanges - changesBefore);
         reading.at = Date.now();
         reading.refreshing = undefined;
       },

@@ -5,7 +5,9 @@ import { request } from 'undici';
 import { redisNames } from '@infergate/shared';
 import { expectedTokens } from '@infergate/sim';
 import { startTestFleet, type TestFleet } from '../support/fleet.js';
-import { waitFor } from '../support/services.js';
+import { call } from '../../infra/sim/src/testing/client.js';
+import { waitForBackend } from '../support/gate.js';
+import { startIngressProcess, waitFor } from '../support/services.js';
 
 /*
  * Failure semantics: every wait is bounded, a client that leaves frees its
@@ -133,24 +135,33 @@ describe('one engine with one slot: cancellation, bounded waits, backpressure', 
     await holder.body.text();
   });
 
-  // Skipped, issue 15 open: in two of three fresh-clone CI runs this session the queue never held three waiting
-  // jobs (even with the slot held 15 s), and it always passes alone. Admission after the handler split (queue-depth
-  // reading vs. jobs that left earlier in this file) is the suspect; until that is found it cannot gate CI.
-  it.skip('answers 429 with Retry-After at once when the model queue is full', async () => {
-    // Held long enough that the queue is still full when a busy machine has finally queued all three: a
-    // holder that finishes first lets the queue drain, and 'full' never comes (seen with 5 s in CI at load 15+).
-    const holder = await occupy(15_000);
-    const queued = [post(url, chatBody()), post(url, chatBody()), post(url, chatBody())];
-    await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized')) === 3, 12_000, 'queue full');
-    const started = performance.now();
-    const res = await post(url, chatBody());
-    expect(performance.now() - started).toBeLessThan(500);
-    expect(res.statusCode).toBe(429);
-    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
-    expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('queue_full');
-    await holder.body.text();
-    for (const r of await Promise.all(queued)) await r.body.text();
-    // Four requests one after another on a one-slot engine, on a machine that may be busy.
+  it('answers 429 with Retry-After at once when the model queue is full', async () => {
+    // Its own ingress, whose queue wait outlasts a loaded machine's slowest burst (this one's is 2 s), and a
+    // slot held at the engine itself, past the dispatcher's backend timeout: the queue stays full until released.
+    const patient = await startIngressProcess({ ...fleet.env, QUEUE_WAIT_TIMEOUT_SECONDS: '60', MAX_QUEUED_PER_MODEL: '3' });
+    const sim = fleet.sims[0]!;
+    const holder = call(sim.url, '/v1/chat/completions', { body: { model: MODEL, stream: true, max_tokens: 100_000, messages: [{ role: 'user', content: 'hold' }] } });
+    holder.done.catch(() => undefined);
+    try {
+      await waitFor(() => sim.stats().processing === 1, 5_000, 'slot taken');
+      await waitForBackend(patient.url, sim.url, (d) => d.outside_load === 1, 'the held slot seen');
+      const queued = [post(patient.url, chatBody()), post(patient.url, chatBody()), post(patient.url, chatBody())];
+      await waitFor(async () => (await queue.getJobCountByTypes('waiting', 'prioritized')) === 3, 12_000, 'queue full');
+      const started = performance.now();
+      const res = await post(patient.url, chatBody());
+      expect(performance.now() - started).toBeLessThan(500);
+      expect(res.statusCode).toBe(429);
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('queue_full');
+      holder.abort();
+      for (const r of await Promise.all(queued)) {
+        expect(r.statusCode).toBe(200);
+        expect((await readStream(r)).done).toBe(true);
+      }
+    } finally {
+      holder.abort();
+      await patient.stop();
+    }
   }, 45_000);
 
   it('answers 504 when the engine never answers within BACKEND_TIMEOUT_SECONDS', async () => {
