@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import OpenAI from 'openai';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -107,6 +108,11 @@ async function release(held: readonly Call[], sims: readonly SimulatorHandle[]):
   await Promise.all(fleet.ingresses.flatMap((ing) => sims.map((s) => waitForBackend(ing.url, s.url, (d) => d.outside_load === 0, 'no outside load'))));
 }
 
+/** Every engine full in both ingresses' registry views (a request through either must see it: else the imbalance guard sends it elsewhere). */
+async function saturatedEverywhere(): Promise<void> {
+  await Promise.all(fleet.ingresses.flatMap((ing) => fleet.sims.map((s) => waitForBackend(ing.url, s.url, (d) => d.outside_load === 2, 'saturated'))));
+}
+
 /** Sum of the samples whose line starts with `series` (a name, optionally with its first labels). */
 async function metric(url: string, series: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -130,6 +136,33 @@ function lane(engine: number): Queue {
   return new Queue(redisNames(fleet.prefix).laneQueueName(MODEL, `d${engine}`), { connection: redis, prefix: fleet.prefix });
 }
 
+/**
+ * Every command Redis runs from now on, as [name, first argument], read off a raw MONITOR connection
+ * (ioredis's own monitor mode can mistake early output for a reply).
+ */
+async function monitorCommands(url: string): Promise<{ readonly commands: Array<[string, string]>; close(): void }> {
+  const { hostname, port } = new URL(url);
+  const socket = createConnection({ host: hostname, port: Number(port) });
+  const commands: Array<[string, string]> = [];
+  let buffered = '';
+  let started: () => void = () => undefined;
+  const ok = new Promise<void>((resolve) => (started = resolve));
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\r\n');
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      if (line === '+OK') started();
+      const m = /^\+[\d.]+ \[[^\]]*\] "([^"]*)"(?: "((?:[^"\\]|\\.)*)")?/.exec(line);
+      if (m) commands.push([m[1]!.toLowerCase(), m[2] ?? '']);
+    }
+  });
+  socket.write('MONITOR\r\n');
+  await ok;
+  return { commands, close: () => socket.destroy() };
+}
+
 describe('cache affinity', () => {
   it("sends a conversation's later turns to the engine that served its first, through either ingress", async () => {
     const homes: number[][] = [];
@@ -149,18 +182,16 @@ describe('cache affinity', () => {
   it('stores the index entries before the answer can reach the client, so a follow-up sent at once finds its engine', async () => {
     // MONITOR lists commands in the order Redis ran them. A non-streamed answer is head, body and end
     // in one burst: the entries must still be stored before the PUBLISH that carries its end.
-    const monitor = await redis.monitor();
-    const commands: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    const monitor = await monitorCommands(fleet.redis.url);
     try {
       await turn(clients[0]!, conversation('ordered'), 'first', { prompt_cache_key: 'ordered-session' });
-      const stored = () => commands.findIndex((a) => a[0]!.toLowerCase() === 'set' && a[1]!.includes(':aff:') && a[1]!.includes(':s.'));
+      const stored = () => monitor.commands.findIndex(([name, key]) => name === 'set' && key.includes(':aff:') && key.includes(':s.'));
       await waitFor(() => stored() >= 0 || undefined, 5_000, 'the session entry written');
-      const ends = commands.flatMap((a, i) => (/^s?publish$/i.test(a[0]!) && a[1]!.includes(':reply:') ? [i] : []));
+      const ends = monitor.commands.flatMap(([name, channel], i) => (/^s?publish$/.test(name) && channel.includes(':reply:') ? [i] : []));
       expect(ends.length).toBeGreaterThan(0);
       expect(stored()).toBeLessThan(ends.at(-1)!);
     } finally {
-      monitor.disconnect();
+      monitor.close();
     }
   });
 
@@ -258,7 +289,7 @@ describe('cache affinity', () => {
     const requestsBefore = fleet.sims.map((s) => s.stats().requests);
     const homeLane = lane(home);
     try {
-      await Promise.all(fleet.sims.map((s) => waitForBackend(fleet.ingresses[0]!.url, s.url, (d) => d.outside_load === 2, 'saturated')));
+      await saturatedEverywhere();
       const abort = new AbortController();
       messages.push({ role: 'user', content: 'this one is cancelled' });
       const pending = solo.chat.completions.create({ model: MODEL, messages, max_tokens: 4 }, { signal: abort.signal }).catch((err: Error) => err);
@@ -293,7 +324,7 @@ describe('cache affinity', () => {
     const held = await Promise.all(fleet.sims.map((s) => holdSlots(s, 2)));
     const homeLane = lane(home);
     try {
-      await Promise.all(fleet.sims.map((s) => waitForBackend(fleet.ingresses[0]!.url, s.url, (d) => d.outside_load === 2, 'saturated')));
+      await saturatedEverywhere();
       const finished: string[] = [];
       // Too short to hash and no session: the shared queue, first.
       const shared = clients[0]!.chat.completions.create({ model: MODEL, max_tokens: 2, messages: [{ role: 'user', content: 'older' }] }).then(() => finished.push('shared'));
@@ -318,7 +349,7 @@ describe('cache affinity', () => {
     const held = await Promise.all(fleet.sims.map((s) => holdSlots(s, 2)));
     const homeLane = lane(home);
     try {
-      await Promise.all(fleet.sims.map((s) => waitForBackend(fleet.ingresses[0]!.url, s.url, (d) => d.outside_load === 2, 'saturated')));
+      await saturatedEverywhere();
       messages.push({ role: 'user', content: 'waiting while my engine drains' });
       const pending = servedBy(() => clients[1]!.chat.completions.create({ model: MODEL, messages, max_tokens: 2 }));
       await waitFor(async () => (await homeLane.getJobCountByTypes('waiting', 'prioritized')) === 1, 5_000, 'job in the lane');
