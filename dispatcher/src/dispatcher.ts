@@ -5,12 +5,12 @@ import {
   createRedis,
   createSubscriber,
   ErrorEpisode,
-  internalFailures,
-  logConnectionErrors,
+  InternalFailures,
   redisNames,
   redisTarget,
   startTracing,
   waitReady,
+  watchRedisConnection,
   workerConnection,
   type DispatcherConfig,
   type DispatcherState,
@@ -60,10 +60,22 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
   const log = logger.child({ dispatcher: id });
   const names = redisNames(config.REDIS_PREFIX);
   const target = redisTarget(config);
+  const gate = new CapacityGate();
+  const modelGates = new ModelGates(gate);
+  const shutdown = new Shutdown(config.DRAIN_TIMEOUT_SECONDS * 1000, log);
+  // Scraped only once the status server is up, after everything below exists.
+  const metrics: DispatcherMetrics = new DispatcherMetrics({
+    dispatcherId: id,
+    gate,
+    draining: () => shutdown.draining,
+    redisConnections: () => ({ commands: commands.status === 'ready', control: control.ready }),
+    prefixCache: () => monitor.snapshot?.prefixCache,
+  });
+  const failures = new InternalFailures<DispatcherOperation>(log, metrics);
   const commands = createRedis(target, 'command', `ig-dispatcher-${id}`);
   const subscriber = createRedis(target, 'subscriber', `ig-dispatcher-ctl-${id}`);
-  logConnectionErrors(commands, log, 'commands');
-  logConnectionErrors(subscriber, log, 'control');
+  watchRedisConnection(commands, 'commands', failures);
+  watchRedisConnection(subscriber, 'control', failures);
   // Wrong credentials or an unreachable Redis stop start-up with a clear message, not endless retries.
   await waitReady(commands);
   const control = createSubscriber(subscriber);
@@ -72,18 +84,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
   control.onLoss((reason) => controlLoss.error(reason));
   subscriber.on('ready', () => controlLoss.recovered());
   const { engine, kind, adapter } = await connectEngine(config, log);
-  const gate = new CapacityGate();
-  const modelGates = new ModelGates(gate);
-  const shutdown = new Shutdown(config.DRAIN_TIMEOUT_SECONDS * 1000, log);
-  const metrics = new DispatcherMetrics({
-    dispatcherId: id,
-    engineKind: kind,
-    gate,
-    draining: () => shutdown.draining,
-    redisConnections: () => ({ commands: commands.status === 'ready', control: control.ready }),
-    prefixCache: () => monitor.snapshot?.prefixCache,
-  });
-  const failures = internalFailures<DispatcherOperation>(log, (operation) => metrics.internalFailure(operation));
+  metrics.engineIdentified(kind);
   const monitor = new EngineMonitor(
     adapter,
     gate,

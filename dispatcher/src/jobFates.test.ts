@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createRedis, internalFailures, redisNames, waitReady, type RedisClient } from '@infergate/shared';
+import { createLogger, createRedis, InternalFailures, redisNames, waitReady, type RedisClient } from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../tests/support/redis.js';
 import { CapacityGate } from './capacityGate.js';
 import { JobFates } from './jobFates.js';
@@ -27,10 +27,10 @@ afterAll(async () => {
 });
 
 function setup() {
-  const metrics = new DispatcherMetrics({ dispatcherId: 'd1', engineKind: 'llamacpp', gate: new CapacityGate(), draining: () => false, redisConnections: () => ({}) });
+  const metrics = new DispatcherMetrics({ dispatcherId: 'd1', gate: new CapacityGate(), draining: () => false, redisConnections: () => ({}) });
   const warnings: Array<Record<string, unknown>> = [];
   const logger = createLogger({ name: 'test', level: 'warn', destination: { write: (line: string) => void warnings.push(JSON.parse(line) as Record<string, unknown>) } });
-  const failures = internalFailures<DispatcherOperation>(logger, (op) => metrics.internalFailure(op));
+  const failures = new InternalFailures<DispatcherOperation>(logger, metrics);
   const fates = new JobFates(commands, redisNames(uniquePrefix()), { dispatcherId: 'd1', ttlSeconds: 60 }, failures);
   const failuresOf = async (operation: DispatcherOperation) => {
     const metric = await metrics.registry.getSingleMetric('infergate_dispatcher_internal_failures_total')!.get();

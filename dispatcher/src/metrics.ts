@@ -10,6 +10,7 @@ export type JobResult = JobOutcome['kind'] | 'skipped' | 'invalid';
 
 /** Where the dispatcher survives an error that could break a guarantee; the label of its internal-failure count. */
 export type DispatcherOperation =
+  | 'redis_connection'
   /** The never-run-twice record: writing it after the head, reading it before a re-run. */
   | 'job_fate_write'
   | 'job_fate_read'
@@ -40,7 +41,6 @@ export type DispatcherOperation =
 /** What the dispatcher metrics read at scrape time. */
 export interface DispatcherProbes {
   readonly dispatcherId: string;
-  readonly engineKind: string;
   readonly gate: CapacityGate;
   draining(): boolean;
   /** Connection name → whether it is usable now. */
@@ -74,8 +74,8 @@ export class DispatcherMetrics {
   });
   private readonly internalFailures = new Counter({ ...internalFailuresMetric('dispatcher'), registers: [this.registry] });
 
-  constructor(probes: DispatcherProbes) {
-    this.registry.setDefaultLabels({ dispatcher: probes.dispatcherId, engine_kind: probes.engineKind });
+  constructor(private readonly probes: DispatcherProbes) {
+    this.registry.setDefaultLabels({ dispatcher: probes.dispatcherId });
     const registers = [this.registry];
     const { gate } = probes;
     const gateGauge = (name: string, help: string, read: () => number) =>
@@ -129,6 +129,15 @@ export class DispatcherMetrics {
 
   finished(model: string, outcome: JobResult): void {
     this.jobs.inc({ model, outcome });
+  }
+
+  /**
+   * The engine answered what it is: every series is labelled with its kind
+   * from now on. Known only once the engine is up, while failures (a Redis
+   * that is not) are counted from the start.
+   */
+  engineIdentified(kind: string): void {
+    this.registry.setDefaultLabels({ dispatcher: this.probes.dispatcherId, engine_kind: kind });
   }
 
   internalFailure(operation: DispatcherOperation): void {

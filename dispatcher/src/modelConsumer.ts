@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job, type ConnectionOptions } from 'bullmq';
-import { ErrorEpisode, internalFailures, type InferenceJob, type InternalFailures, type Logger } from '@infergate/shared';
+import { ErrorEpisode, InternalFailures, type InferenceJob, type Logger } from '@infergate/shared';
 import type { SlotGate } from './modelGates.js';
 import type { DispatcherOperation } from './metrics.js';
 
@@ -90,7 +90,7 @@ export class ModelConsumer {
     private readonly handle: JobHandler,
     private readonly logger: Logger,
     /** Without it (tests), failures are only logged. */
-    private readonly failures: InternalFailures<DispatcherOperation> = internalFailures(logger),
+    private readonly failures: InternalFailures<DispatcherOperation> = new InternalFailures(logger),
   ) {
     this.workerErrors = new ErrorEpisode(logger, 'queue worker error', { queue: settings.model });
     this.fetchErrors = new ErrorEpisode(logger, 'fetch failed; retrying', { queue: settings.model });

@@ -8,7 +8,7 @@ import {
   type RedisNames,
 } from '@infergate/shared';
 import type { CancelPublisher } from './context.js';
-import type { InternalFailures } from './internalFailures.js';
+import type { IngressFailures } from './metrics.js';
 
 /** Longer than any job can sit locked before stalled-job recovery returns it. */
 const ABANDONED_FLAG_SECONDS = 3600;
@@ -25,7 +25,7 @@ export class RedisCancelPublisher implements CancelPublisher {
   constructor(
     private readonly commands: RedisClient,
     private readonly names: RedisNames,
-    private readonly failures: InternalFailures,
+    private readonly failures: IngressFailures,
   ) {
     this.publish = createPublisher(commands).publish;
   }
@@ -33,10 +33,10 @@ export class RedisCancelPublisher implements CancelPublisher {
   publishCancel(rid: string, reason: CancelReason): void {
     // A lost cancel leaves the engine generating for nobody until the job ends; counted and logged, nothing to retry.
     this.publish(this.names.controlChannel, encodeControl({ type: 'cancel', rid, reason })).catch((err: unknown) =>
-      this.failures.report('cancel_publish', err, { rid }),
+      this.failures.report('cancel_publish', err, 'cancel not published; the engine goes on until the job ends', { rid }),
     );
     this.commands
       .set(this.names.jobFate(rid), encodeJobFate({ kind: 'abandoned' }), 'EX', ABANDONED_FLAG_SECONDS)
-      .catch((err: unknown) => this.failures.report('abandoned_flag', err, { rid }));
+      .catch((err: unknown) => this.failures.report('abandoned_flag', err, 'abandoned flag not written', { rid }));
   }
 }

@@ -6,7 +6,7 @@ import type { Principal } from './auth/index.js';
 import type { DrainRate } from './drainRate.js';
 import type { FairTenant, FairTicket } from './fairness/fairShare.js';
 import type { FairShareMetrics } from './fairness/fairShareMetrics.js';
-import type { InternalFailures } from './internalFailures.js';
+import type { IngressFailures } from './metrics.js';
 import type { IngressMetrics } from './metrics.js';
 import type { QueueDepths } from './queueDepths.js';
 import type { FrameSink } from './replyRouter.js';
@@ -106,7 +106,7 @@ export interface IngressContext {
   readonly cancels: CancelPublisher;
   readonly engineReads: EngineReadSender;
   /** Counts and logs internal failures that have no client to answer. */
-  readonly failures: InternalFailures;
+  readonly failures: IngressFailures;
   readonly registry: FleetView;
   readonly drainRate: DrainRate;
   readonly queueDepths: QueueDepths;

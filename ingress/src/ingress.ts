@@ -5,11 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import {
   createRedis,
   createSubscriber,
+  InternalFailures,
   QueueInspector,
   redisNames,
   redisTarget,
   startTracing,
   waitReady,
+  watchRedisConnection,
   type DispatcherState,
   type IngressConfig,
   type Logger,
@@ -24,14 +26,12 @@ import { QueuePositions } from './fairness/queuePositions.js';
 import { JobQueues } from './jobQueues.js';
 import { QueueDepths } from './queueDepths.js';
 import { KeyLimiter } from './limits/index.js';
-import { IngressMetrics } from './metrics.js';
+import { IngressMetrics, type IngressOperation } from './metrics.js';
 import { RegistryView } from './registryView.js';
 import { ReplyRouter } from './replyRouter.js';
 import { drainOpenResponses } from './shutdownDrain.js';
-import { InternalFailures } from './internalFailures.js';
 import { RedisCancelPublisher } from './cancelPublisher.js';
 import { RedisEngineReadSender } from './engineReads/engineReadSender.js';
-import { watchRedisConnection } from './redisConnectionWatch.js';
 import { logRequest } from './requestLog.js';
 import { UsageAccounting } from './usage/usageAccounting.js';
 
@@ -63,7 +63,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
       deficits: async (models): Promise<ClassDeficits[]> => (fair ? fair.deficits(models) : []),
     },
   }, { tokensByKey: config.USAGE_METRICS_BY_KEY, fairShareByKey: config.FAIR_SHARE_METRICS_BY_KEY });
-  const failures = new InternalFailures(log, metrics);
+  const failures = new InternalFailures<IngressOperation>(log, metrics);
   const positions = new QueuePositions(commands, names);
   watchRedisConnection(commands, 'commands', failures);
   watchRedisConnection(subscriber, 'replies', failures);

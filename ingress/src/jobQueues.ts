@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { gatewayError, inferenceJobOptions, ModelQueues, PRIORITY_CLASSES, type InferenceJob, type RedisClient, type RedisNames } from '@infergate/shared';
 import type { JobSubmitter } from './context.js';
-import type { InternalFailures } from './internalFailures.js';
+import type { IngressFailures } from './metrics.js';
 
 /**
  * One BullMQ queue per model (and per affinity lane), created on first use
@@ -13,10 +13,10 @@ export class JobQueues implements JobSubmitter {
   constructor(
     connection: RedisClient,
     private readonly names: RedisNames,
-    failures: InternalFailures,
+    failures: IngressFailures,
   ) {
     // The queue repeats its connection's errors, which the connection's own watch logs once per outage.
-    this.queues = new ModelQueues(connection, names, (err, model) => failures.report('queue', err, { model }));
+    this.queues = new ModelQueues(connection, names, (err, model) => failures.report('queue', err, 'queue error', { model }));
   }
 
   queue(model: string): Queue {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { LIVE_JOB_STATES, type DispatcherState, type QueueInspector, type QueueSummary } from '@infergate/shared';
+import { LIVE_JOB_STATES, type DispatcherState, type InternalFailures, type QueueInspector, type QueueSummary } from '@infergate/shared';
 import { poolLoad } from './poolLoad.js';
 import { TokenMetrics } from './usage/tokenMetrics.js';
 import { AffinityMetrics } from './affinity/affinityMetrics.js';
@@ -9,6 +9,25 @@ import { ChunkGapHistogram } from './metricsChunkGaps.js';
 import type { RelayOutcome } from './requestRelay.js';
 
 /** What the ingress metrics read at scrape time; nothing here is touched per request. */
+/** What `infergate_ingress_internal_failures_total` counts, by `operation` (docs/metrics.md). */
+export type IngressOperation =
+  | 'redis_connection'
+  /** A BullMQ queue's error event. */
+  | 'queue'
+  | 'cancel_publish'
+  | 'abandoned_flag'
+  | 'dequeue'
+  | 'lease_renew'
+  | 'lease_release'
+  | 'registry_refresh'
+  | 'usage_record'
+  | 'usage_index'
+  | 'engine_read_send'
+  | 'fair_share'
+  | 'queue_position';
+
+export type IngressFailures = InternalFailures<IngressOperation>;
+
 export interface IngressProbes {
   /** Requests this ingress holds open, queued or streaming. */
   openRequests(): number;
@@ -229,7 +248,7 @@ export class IngressMetrics {
   }
 
   /** Counts one failed internal operation (see InternalFailures). */
-  internalFailure(operation: string): void {
+  internalFailure(operation: IngressOperation): void {
     this.internalFailures.inc({ operation });
   }
 

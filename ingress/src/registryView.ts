@@ -7,7 +7,7 @@ import {
   type RedisClient,
   type RedisNames,
 } from '@infergate/shared';
-import type { InternalFailures } from './internalFailures.js';
+import type { IngressFailures } from './metrics.js';
 
 export interface ModelPolicy {
   readonly defaultModel: string | undefined;
@@ -31,7 +31,7 @@ export class RegistryView {
     private readonly names: RedisNames,
     private readonly settings: { readonly refreshMs: number; readonly heartbeatTtlMs: number },
     private readonly policy: ModelPolicy,
-    private readonly failures: InternalFailures,
+    private readonly failures: IngressFailures,
   ) {}
 
   /**
@@ -76,7 +76,7 @@ export class RegistryView {
       this.lastRefresh = now;
     } catch (err) {
       // The last picture stays in use; `fresh` (and /readyz) turns false once it is a heartbeat TTL old.
-      this.failures.report('registry_refresh', err);
+      this.failures.report('registry_refresh', err, 'registry not refreshed; serving from the last picture');
     }
   }
 

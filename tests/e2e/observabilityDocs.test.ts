@@ -37,7 +37,6 @@ describe('metric names', () => {
   it('the dispatcher registers exactly the documented dispatcher metrics', () => {
     const metrics = new DispatcherMetrics({
       dispatcherId: 'd',
-      engineKind: 'llamacpp',
       gate: new CapacityGate(),
       draining: () => false,
       redisConnections: () => ({}),

@@ -92,7 +92,7 @@ export function relayEngineRead(ctx: ReadContext, request: FastifyRequest, reply
         if (!heard) giveUp(rid);
       },
       (err: unknown) => {
-        ctx.failures.report('engine_read_send', err, { rid });
+        ctx.failures.report('engine_read_send', err, 'engine read not sent to its dispatcher; asking another', { rid });
         giveUp(rid);
       },
     );

@@ -2,9 +2,9 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, inferenceJobOptions, PRIORITY_CLASSES, redisNames, type RedisNames } from '@infergate/shared';
+import type { IngressOperation } from '../metrics.js';
+import { createLogger, inferenceJobOptions, InternalFailures, PRIORITY_CLASSES, redisNames, type RedisNames } from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../../tests/support/redis.js';
-import { InternalFailures } from '../internalFailures.js';
 import { FairShare, type FairTenant, type FairTicket } from './fairShare.js';
 import { FairShareMetrics } from './fairShareMetrics.js';
 import { QueuePositions } from './queuePositions.js';
@@ -40,7 +40,7 @@ function connection(): Redis {
 
 function node(): FairShare {
   const c = connection();
-  const failures = new InternalFailures(createLogger({ name: 'test', level: 'silent' }), { internalFailure: () => undefined });
+  const failures = new InternalFailures<IngressOperation>(createLogger({ name: 'test', level: 'silent' }), { internalFailure: () => undefined });
   const probes = { waitingByClass: async () => [], deficits: async () => [] };
   return new FairShare(c, names, new QueuePositions(c, names), new FairShareMetrics(new Registry(), false, probes, () => []), failures);
 }

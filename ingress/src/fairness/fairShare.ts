@@ -8,7 +8,7 @@ import {
   type RedisNames,
 } from '@infergate/shared';
 import type { FairQueueing } from '../context.js';
-import type { InternalFailures } from '../internalFailures.js';
+import type { IngressFailures } from '../metrics.js';
 import type { FairShareMetrics } from './fairShareMetrics.js';
 import type { QueuePositions } from './queuePositions.js';
 
@@ -155,7 +155,7 @@ export class FairShare implements FairQueueing {
     private readonly names: RedisNames,
     private readonly positions: QueuePositions,
     readonly metrics: FairShareMetrics,
-    private readonly failures: InternalFailures,
+    private readonly failures: IngressFailures,
   ) {
     redis.defineCommand('infergateFairTicket', { numberOfKeys: 2, lua: TICKET });
     redis.defineCommand('infergateFairStarted', { numberOfKeys: 2, lua: STARTED });
@@ -192,7 +192,7 @@ export class FairShare implements FairQueueing {
   async started(model: string, ticket: FairTicket): Promise<void> {
     await this.redis
       .infergateFairStarted(this.names.fairShare(model, ticket.priorityClass), this.names.drainTimes(model), ticket.start, DRAIN_WINDOW, STATE_TTL_MS)
-      .catch((err: unknown) => this.failures.report('fair_share', err, { model }));
+      .catch((err: unknown) => this.failures.report('fair_share', err, 'class clock not moved; the next job corrects it', { model }));
   }
 
   /** The job is over: its tenant is charged the tokens served (`served` undefined: none) instead of the estimate. Never rejects. */
@@ -201,7 +201,7 @@ export class FairShare implements FairQueueing {
     if (delta === 0) return;
     await this.redis
       .infergateFairCorrect(this.names.fairShare(model, ticket.priorityClass), ticket.tenant, delta)
-      .catch((err: unknown) => this.failures.report('fair_share', err, { model }));
+      .catch((err: unknown) => this.failures.report('fair_share', err, 'tenant share not corrected; it stays at its estimate', { model }));
   }
 
   position(model: string, rid: string, lane?: string): Promise<number | undefined> {

@@ -1,6 +1,6 @@
 import type { CancelReason } from '@infergate/shared';
 import type { CancelPublisher } from '../context.js';
-import type { InternalFailures } from '../internalFailures.js';
+import type { IngressFailures } from '../metrics.js';
 import type { RelayPhase } from '../requestRelay.js';
 
 /**
@@ -14,7 +14,7 @@ export function cancelRequest(
   phase: RelayPhase,
   dequeue: () => Promise<boolean>,
   cancels: CancelPublisher,
-  failures: InternalFailures,
+  failures: IngressFailures,
 ): void {
   if (phase !== 'queued') {
     cancels.publishCancel(rid, reason);
@@ -25,7 +25,7 @@ export function cancelRequest(
       if (!removed) cancels.publishCancel(rid, reason);
     },
     (err: unknown) => {
-      failures.report('dequeue', err, { rid });
+      failures.report('dequeue', err, 'could not remove the waiting job; cancelling it at its dispatcher instead', { rid });
       cancels.publishCancel(rid, reason);
     },
   );

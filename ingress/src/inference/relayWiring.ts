@@ -58,7 +58,7 @@ export function openRelay(
             const at = await position();
             return at === undefined ? undefined : { position: at, etaMs: await msUntilStarted(ctx, model, at) };
           },
-          (err) => ctx.failures.report('queue_position', err, { rid }),
+          (err) => ctx.failures.report('queue_position', err, 'queue position not read', { rid }),
         )
       : undefined;
   const relay = new RequestRelay(

@@ -1,7 +1,7 @@
 import { gatewayError, type RedisClient, type RedisNames } from '@infergate/shared';
 import type { Principal } from '../auth/principal.js';
 import type { Limiter } from '../context.js';
-import type { InternalFailures } from '../internalFailures.js';
+import type { IngressFailures } from '../metrics.js';
 
 /*
  * Per-key limits shared by every ingress node, kept in Redis and decided by
@@ -71,7 +71,7 @@ export class KeyLimiter implements Limiter {
     redis: RedisClient,
     private readonly names: RedisNames,
     private readonly leaseMs: number,
-    private readonly failures: InternalFailures,
+    private readonly failures: IngressFailures,
   ) {
     redis.defineCommand('infergateLimitAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     redis.defineCommand('infergateLimitRenew', { numberOfKeys: 1, lua: RENEW });
@@ -117,7 +117,7 @@ export class KeyLimiter implements Limiter {
       open.delete(rid);
       if (open.size === 0 && this.held.get(leases) === open) this.held.delete(leases);
       // If Redis is away the lease expires on its own within KEY_LEASE_SECONDS, as no renewal names it any more.
-      this.redis.zrem(leases, rid).catch((err: unknown) => this.failures.report('lease_release', err, { leases }));
+      this.redis.zrem(leases, rid).catch((err: unknown) => this.failures.report('lease_release', err, 'concurrency lease not released; it expires on its own', { leases }));
     };
   }
 
@@ -130,7 +130,7 @@ export class KeyLimiter implements Limiter {
       // Leases that miss renewals expire and free the key's slots while their requests still run; the next tick tries again.
       this.redis
         .infergateLimitRenew(leases, this.leaseMs, ...rids)
-        .catch((err: unknown) => this.failures.report('lease_renew', err, { leases, held: rids.size }));
+        .catch((err: unknown) => this.failures.report('lease_renew', err, 'concurrency leases not renewed', { leases, held: rids.size }));
     }
   }
 }

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IngressOperation } from '../metrics.js';
 import { Redis } from 'ioredis';
-import { createLogger, redisNames, type RedisNames } from '@infergate/shared';
+import { createLogger, InternalFailures, type RedisNames, redisNames } from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../../tests/support/redis.js';
 import { waitFor } from '../../../tests/support/services.js';
 import { refusal, testPrincipal } from '../../../tests/support/principals.js';
 import type { Principal } from '../auth/principal.js';
-import { InternalFailures } from '../internalFailures.js';
 import { KeyLimiter } from './keyLimiter.js';
 
 /*
@@ -32,7 +32,7 @@ afterAll(async () => {
 function node(leaseMs = 30_000): KeyLimiter {
   const connection = new Redis(redis.url);
   connections.push(connection);
-  const failures = new InternalFailures(createLogger({ name: 'test', level: 'silent' }), { internalFailure: () => undefined });
+  const failures = new InternalFailures<IngressOperation>(createLogger({ name: 'test', level: 'silent' }), { internalFailure: () => undefined });
   const limiter = new KeyLimiter(connection, names, leaseMs, failures);
   limiters.push(limiter);
   return limiter;

@@ -9,6 +9,7 @@ import {
   forEachFrame,
   FrameKind,
   gatewayError,
+  InternalFailures,
   jsonPayload,
   loadConfig,
   PRIORITY_CLASSES,
@@ -22,8 +23,7 @@ import {
 import { buildApp } from '../app.js';
 import type { CancelPublisher, IngressContext, JobSubmitter, Limiter, OperatorAccess, ReplyRoutes } from '../context.js';
 import { DrainRate } from '../drainRate.js';
-import { InternalFailures } from '../internalFailures.js';
-import { IngressMetrics } from '../metrics.js';
+import { IngressMetrics, type IngressOperation } from '../metrics.js';
 import { QueueDepths } from '../queueDepths.js';
 import { RegistryView } from '../registryView.js';
 import type { FrameSink } from '../replyRouter.js';
@@ -104,7 +104,7 @@ async function fleetServing(model: string): Promise<RegistryView> {
     zrangebyscore: async (key: string) => (key === names.modelIndex ? [model, String(Date.now())] : []),
     mget: async () => [],
   } as unknown as RedisClient;
-  const failures = new InternalFailures(silent, { internalFailure: () => undefined });
+  const failures = new InternalFailures<IngressOperation>(silent, { internalFailure: () => undefined });
   const view = new RegistryView(redis, names, { refreshMs: 60_000, heartbeatTtlMs: 60_000 }, { defaultModel: undefined, unknownModel: 'reject' }, failures);
   await view.refresh();
   return view;
@@ -153,7 +153,7 @@ async function harness(env: Env = {}, depth = 0, operator?: OperatorAccess): Pro
     cancels,
     // No dispatcher hears an engine read here; those are proven end to end (tests/e2e/engineRoutes.test.ts).
     engineReads: { send: async () => false },
-    failures: new InternalFailures(silent, { internalFailure: (operation) => failed.push(operation) }),
+    failures: new InternalFailures<IngressOperation>(silent, { internalFailure: (operation) => failed.push(operation) }),
     registry: await fleetServing(MODEL),
     drainRate: new DrainRate(),
     queueDepths: new QueueDepths(async () => depth),

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { readUsage, type IngressConfig, type RedisClient, type RedisNames, type UsageFilter, type UsageRecord } from '@infergate/shared';
 import type { Principal } from '../auth/principal.js';
 import type { TokenAccounting } from '../context.js';
-import type { InternalFailures } from '../internalFailures.js';
+import type { IngressFailures } from '../metrics.js';
 import type { RelayOutcome } from '../requestRelay.js';
 import type { TokenMetrics } from './tokenMetrics.js';
 import { UsageLedger } from './usageLedger.js';
@@ -19,7 +19,7 @@ export class UsageAccounting implements TokenAccounting {
     config: Pick<IngressConfig, 'USAGE_ACCOUNTING' | 'USAGE_RETENTION_DAYS'>,
     private readonly redis: RedisClient,
     private readonly names: RedisNames,
-    failures: InternalFailures,
+    failures: IngressFailures,
     private readonly metrics: TokenMetrics,
   ) {
     this.ledger = config.USAGE_ACCOUNTING ? new UsageLedger(redis, names, { retentionDays: config.USAGE_RETENTION_DAYS }, failures) : undefined;

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IngressOperation } from '../metrics.js';
 import { Redis } from 'ioredis';
-import { createLogger, readUsage, redisNames, type RedisNames } from '@infergate/shared';
+import { createLogger, InternalFailures, readUsage, redisNames, type RedisNames } from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../../tests/support/redis.js';
 import { waitFor } from '../../../tests/support/services.js';
 import { refusal, testPrincipal } from '../../../tests/support/principals.js';
 import type { Principal } from '../auth/principal.js';
-import { InternalFailures } from '../internalFailures.js';
 import { UsageLedger } from './usageLedger.js';
 
 /*
@@ -33,7 +33,7 @@ afterAll(async () => {
 function node(): UsageLedger {
   const connection = new Redis(redis.url);
   connections.push(connection);
-  const failures = new InternalFailures(createLogger({ name: 'test', level: 'silent' }), { internalFailure: () => undefined });
+  const failures = new InternalFailures<IngressOperation>(createLogger({ name: 'test', level: 'silent' }), { internalFailure: () => undefined });
   return new UsageLedger(connection, names, { retentionDays: 7 }, failures);
 }
 
@@ -105,7 +105,7 @@ describe('token budgets across ingress nodes', () => {
     // Never connected and refusing to queue commands: any call would fail the admission.
     const offline = new Redis(redis.url, { lazyConnect: true, enableOfflineQueue: false });
     connections.push(offline);
-    const failures = new InternalFailures(createLogger({ name: 'test', level: 'silent' }), { internalFailure: () => undefined });
+    const failures = new InternalFailures<IngressOperation>(createLogger({ name: 'test', level: 'silent' }), { internalFailure: () => undefined });
     expect(await refusal(new UsageLedger(offline, names, { retentionDays: 7 }, failures).admit(p))).toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ import {
   type TokenUsage,
 } from '@infergate/shared';
 import type { Principal } from '../auth/principal.js';
-import type { InternalFailures } from '../internalFailures.js';
+import type { IngressFailures } from '../metrics.js';
 
 /*
  * Token accounting and token limits, shared by every ingress through Redis.
@@ -101,7 +101,7 @@ export class UsageLedger {
     redis: RedisClient,
     private readonly names: RedisNames,
     private readonly settings: LedgerSettings,
-    private readonly failures: InternalFailures,
+    private readonly failures: IngressFailures,
   ) {
     redis.defineCommand('infergateUsageCharge', { numberOfKeys: 3, lua: CHARGE });
     redis.defineCommand('infergateUsageStanding', { numberOfKeys: 3, lua: STANDING });
@@ -162,7 +162,7 @@ export class UsageLedger {
         principal.tpm,
       )
       // Lost: the record misses this request and its tokens are not charged; counted, and logged once per outage.
-      .catch((err: unknown) => this.failures.report('usage_record', err, { principal: bucket }));
+      .catch((err: unknown) => this.failures.report('usage_record', err, 'usage not recorded; the request is not charged', { principal: bucket }));
     this.list(bucket, day, now);
   }
 
@@ -171,14 +171,14 @@ export class UsageLedger {
       this.listed = { day, principals: new Set() };
       const expired = nextDayStart(now) - (this.settings.retentionDays + 1) * DAY_S * 1000;
       // Left for the next day's first request to prune: an index entry past retention only costs readers an empty read.
-      this.redis.zremrangebyscore(this.names.usagePrincipals, '-inf', expired).catch((err: unknown) => this.failures.report('usage_index', err));
+      this.redis.zremrangebyscore(this.names.usagePrincipals, '-inf', expired).catch((err: unknown) => this.failures.report('usage_index', err, 'usage index not pruned'));
     }
     if (this.listed.principals.has(bucket)) return;
     this.listed.principals.add(bucket);
     this.redis.zadd(this.names.usagePrincipals, now, bucket).catch((err: unknown) => {
       // Listed again by the next request of this key: readers find its records once one index write lands.
       this.listed.principals.delete(bucket);
-      this.failures.report('usage_index', err, { principal: bucket });
+      this.failures.report('usage_index', err, 'principal not added to the usage index', { principal: bucket });
     });
   }
 }

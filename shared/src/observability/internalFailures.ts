@@ -18,25 +18,59 @@ export function internalFailuresMetric(component: Component) {
   };
 }
 
-export interface InternalFailures<Operation extends string> {
-  /** Logs the failure at warn with `context` and counts it. */
-  report(operation: Operation, err: unknown, message: string, context?: Readonly<Record<string, unknown>>): void;
-  /** Counts a failure whose logging is done elsewhere (an {@link ErrorEpisode}). */
-  count(operation: Operation): void;
+/** Where failures are counted: the process's Prometheus registry (`infergate_<component>_internal_failures_total`). */
+export interface FailureCounter<Operation extends string> {
+  internalFailure(operation: Operation): void;
 }
 
-/** Reports to `logger`, counting with `count` (without it, failures are only logged). */
-export function internalFailures<Operation extends string>(
-  logger: Logger,
-  count: (operation: Operation) => void = () => undefined,
-): InternalFailures<Operation> {
-  return {
-    report(operation, err, message, context = {}) {
-      count(operation);
-      logger.warn({ ...context, operation, err: errorMessage(err) }, message);
-    },
-    count,
-  };
+const NOT_COUNTED: FailureCounter<never> = { internalFailure: () => undefined };
+
+/**
+ * A process's internal failures: each one counted, and logged at warn with
+ * its context the first time its operation fails in a run; the rest of the
+ * run is logged at debug, until {@link recovered} (Redis answers again) or a
+ * minute has passed, when the next one warns again with how many it hid. A
+ * Redis outage then shows as a line or two per operation, not one per retry
+ * or per request, and a failure that keeps coming back still shows.
+ */
+export class InternalFailures<Operation extends string> {
+  private readonly failing = new Map<Operation, { warnedAt: number; hidden: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly counter: FailureCounter<Operation> = NOT_COUNTED,
+    private readonly rewarnAfterMs = 60_000,
+  ) {}
+
+  report(operation: Operation, err: unknown, message: string, context: Readonly<Record<string, unknown>> = {}): void {
+    this.counter.internalFailure(operation);
+    const fields = { ...context, operation, err: errorMessage(err) };
+    const run = this.failing.get(operation);
+    const now = Date.now();
+    if (run === undefined) {
+      this.failing.set(operation, { warnedAt: now, hidden: 0 });
+      this.logger.warn(fields, message);
+    } else if (now - run.warnedAt >= this.rewarnAfterMs) {
+      this.logger.warn({ ...fields, hidden: run.hidden }, message);
+      run.warnedAt = now;
+      run.hidden = 0;
+    } else {
+      run.hidden++;
+      this.logger.debug(fields, message);
+    }
+  }
+
+  /** Counts a failure whose logging is done elsewhere (an {@link ErrorEpisode}). */
+  count(operation: Operation): void {
+    this.counter.internalFailure(operation);
+  }
+
+  /** Redis answers again: every operation's next failure is logged anew. */
+  recovered(): void {
+    if (this.failing.size === 0) return;
+    this.logger.info({ operations: [...this.failing.keys()] }, 'internal operations recovered');
+    this.failing.clear();
+  }
 }
 
 /**

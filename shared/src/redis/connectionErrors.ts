@@ -1,15 +1,13 @@
-import type { Logger } from '../logger.js';
-import { ErrorEpisode } from '../observability/internalFailures.js';
+import type { InternalFailures } from '../observability/internalFailures.js';
 import type { RedisClient } from './connection.js';
 
 /**
- * Makes a connection's errors visible at the default log level without a
- * line per reconnect attempt: ioredis emits an error for every failed
- * attempt for as long as Redis is away. The first is logged, then the
- * reconnection (see {@link ErrorEpisode}).
+ * Makes a Redis connection's trouble visible at the default log level:
+ * ioredis emits an error on every reconnect attempt for as long as Redis is
+ * away, so each is counted and the first of an outage logged; the
+ * connection becoming ready again ends the outage of every operation.
  */
-export function logConnectionErrors(client: RedisClient, logger: Logger, connection: string): void {
-  const episode = new ErrorEpisode(logger, 'redis connection error', { connection }, 'redis reconnected');
-  client.on('error', (err: Error) => episode.error(err));
-  client.on('ready', () => episode.recovered());
+export function watchRedisConnection(client: RedisClient, connection: string, failures: Pick<InternalFailures<'redis_connection'>, 'report' | 'recovered'>): void {
+  client.on('error', (err: Error) => failures.report('redis_connection', err, 'redis connection error', { connection }));
+  client.on('ready', () => failures.recovered());
 }
