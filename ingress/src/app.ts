@@ -47,7 +47,7 @@ export async function buildApp(ctx: IngressContext): Promise<FastifyInstance> {
   limitConnections(app, ctx.config);
   countResponses(app, ctx);
 
-  const authenticator = await Authenticator.create(ctx.config);
+  const authenticator = Authenticator.create(ctx.config);
   await app.register(async (scope) => probeRoutes(scope, ctx));
   await app.register(async (scope) => clientApi(scope, ctx, authenticator));
   await app.register(async (scope) => webUiRoutes(scope, ctx));

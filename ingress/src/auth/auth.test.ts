@@ -11,7 +11,7 @@ const OPS_KEY = 'sk-ops-0123456789abcdef';
 const SECRET = 'jwt-secret-0123456789abcdef0123456789';
 const now = () => Math.floor(Date.now() / 1000);
 
-function authenticator(env: Env): Promise<Authenticator> {
+function authenticator(env: Env): Authenticator {
   return Authenticator.create(loadConfig('ingress', env));
 }
 
@@ -32,7 +32,7 @@ function hs256(claims: Record<string, unknown>, secret = SECRET) {
 describe('API keys', () => {
   let auth: Authenticator;
   beforeAll(async () => {
-    auth = await authenticator({
+    auth = authenticator({
       API_KEYS: `${KEY}\nops:${OPS_KEY}`,
       KEY_RATE_LIMIT_RPM: '100',
       KEY_POLICIES: JSON.stringify({ ops: { concurrent: 3, priority: 'high' } }),
@@ -67,7 +67,7 @@ describe('API keys', () => {
 describe('JWT bearer tokens', () => {
   let auth: Authenticator;
   beforeAll(async () => {
-    auth = await authenticator({
+    auth = authenticator({
       API_KEYS: KEY,
       JWT_SECRET: SECRET,
       JWT_ISSUER: 'https://issuer.example',
@@ -119,7 +119,7 @@ describe('JWT with a local JWKS', () => {
       { ...(await exportJWK(rsa.publicKey)), kid: 'r1' },
       { ...(await exportJWK(ec.publicKey)), kid: 'e1' },
     ];
-    auth = await authenticator({ JWT_JWKS: JSON.stringify({ keys: publicJwks }), JWT_TENANT_CLAIM: 'org' });
+    auth = authenticator({ JWT_JWKS: JSON.stringify({ keys: publicJwks }), JWT_TENANT_CLAIM: 'org' });
   });
 
   it('verifies RS256 and ES256 tokens and reads the configured tenant claim', async () => {
@@ -140,13 +140,13 @@ describe('JWT with a local JWKS', () => {
     expect(await outcome(auth, { authorization: `Bearer ${confused}` })).toBe('The token is not valid.');
   });
 
-  it('refuses at start-up a JWKS holding a private or symmetric key', async () => {
+  it('refuses at start-up a JWKS holding a private or symmetric key: the config schema names each', async () => {
     const privateJwk = await exportJWK(rsa.privateKey);
-    const attempt = authenticator({ JWT_JWKS: JSON.stringify({ keys: [privateJwk, { kty: 'oct', k: 'c2VjcmV0' }] }) });
-    await expect(attempt).rejects.toBeInstanceOf(ConfigError);
-    await expect(attempt).rejects.toMatchObject({
-      problems: [expect.stringMatching(/key 1: is a private key/), expect.stringMatching(/key 2: kty must be RSA or EC/)],
-    });
+    const attempt = () => loadConfig('ingress', { JWT_JWKS: JSON.stringify({ keys: [privateJwk, { kty: 'oct', k: 'c2VjcmV0' }] }) });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(expect.objectContaining({
+      problems: [expect.stringMatching(/^JWT_JWKS: key 1: is a private key/), expect.stringMatching(/^JWT_JWKS: key 2: kty must be RSA or EC/)],
+    }));
   });
 });
 
@@ -158,7 +158,7 @@ describe('the onRequest hook', () => {
       const g = isGatewayError(err) ? err : gatewayError('internal');
       void reply.code(g.status).send(g.toBody());
     });
-    const auth = await authenticator(env);
+    const auth = authenticator(env);
     a.decorateRequest('principal', null);
     const principal = async (request: FastifyRequest) => ({ principal: request.principal?.id ?? null });
     for (const path of ['/health', '/livez', '/readyz', '/metrics', '/admin', '/admin/api/jobs']) a.get(path, principal);

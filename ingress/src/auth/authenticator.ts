@@ -18,9 +18,9 @@ export class Authenticator {
     private readonly config: IngressConfig,
   ) {}
 
-  static async create(config: IngressConfig): Promise<Authenticator> {
+  static create(config: IngressConfig): Authenticator {
     const keys = config.API_KEYS.map(({ id, hash }) => ({ hash, principal: principalFor(config, 'key', id) }));
-    return new Authenticator(keys, await createJwtVerifier(config), config);
+    return new Authenticator(keys, createJwtVerifier(config), config);
   }
 
   /** False when neither keys nor JWT are configured: the ingress then serves everyone. */

@@ -1,11 +1,8 @@
-import { createLocalJWKSet, importJWK, jwtVerify, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
-import { ConfigError, gatewayError, type GatewayError, type IngressConfig } from '@infergate/shared';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { gatewayError, JWKS_ALGORITHMS, type GatewayError, type IngressConfig } from '@infergate/shared';
 
 /** Resolves a bearer JWT to its tenant, or throws a 401 saying what is wrong with it. */
 export type TenantVerifier = (token: string) => Promise<string>;
-
-/** The asymmetric algorithm each JWKS key type verifies; HS256 uses JWT_SECRET instead. */
-const JWKS_ALGORITHMS: Readonly<Record<string, string>> = { RSA: 'RS256', EC: 'ES256' };
 
 const MAX_TENANT_LENGTH = 200;
 
@@ -15,7 +12,7 @@ const MAX_TENANT_LENGTH = 200;
  * algorithms are pinned to the configured keys, so a token cannot pick its
  * own (no `none`, no HS256 signed with a public key).
  */
-export async function createJwtVerifier(config: IngressConfig): Promise<TenantVerifier | undefined> {
+export function createJwtVerifier(config: IngressConfig): TenantVerifier | undefined {
   const secret = config.JWT_SECRET;
   const jwks = config.JWT_JWKS as JSONWebKeySet | undefined;
   if (secret === undefined && jwks === undefined) return undefined;
@@ -23,7 +20,7 @@ export async function createJwtVerifier(config: IngressConfig): Promise<TenantVe
   if (secret !== undefined) algorithms.push('HS256');
   let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   if (jwks !== undefined) {
-    await checkJwks(jwks.keys);
+    // Its keys were checked by the config schema (jwksProblems).
     keySet = createLocalJWKSet(jwks);
     algorithms.push(...new Set(Object.values(JWKS_ALGORITHMS)));
   }
@@ -57,25 +54,4 @@ function tokenError(err: unknown): GatewayError {
   if (code === 'ERR_JWT_EXPIRED') return gatewayError('unauthorized', 'The token has expired.');
   if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return gatewayError('unauthorized', `The token's "${claim}" claim is not accepted.`);
   return gatewayError('unauthorized', 'The token is not valid.');
-}
-
-/** Refuses, at start-up, keys the verifier could not use or should not hold. */
-async function checkJwks(keys: readonly JWK[]): Promise<void> {
-  const problems: string[] = [];
-  for (const [i, jwk] of keys.entries()) {
-    const where = `JWT_JWKS: key ${i + 1}${jwk.kid ? ` (kid ${jwk.kid})` : ''}`;
-    const alg = JWKS_ALGORITHMS[jwk.kty ?? ''];
-    if (alg === undefined) {
-      problems.push(`${where}: kty must be RSA or EC (HS256 takes JWT_SECRET)`);
-    } else if (jwk.d !== undefined) {
-      problems.push(`${where}: is a private key; the ingress needs the public key only`);
-    } else if (jwk.alg !== undefined && jwk.alg !== alg) {
-      problems.push(`${where}: alg ${jwk.alg} is not supported (${alg} for kty ${jwk.kty})`);
-    } else if (jwk.kty === 'EC' && jwk.crv !== 'P-256') {
-      problems.push(`${where}: ES256 needs curve P-256`);
-    } else {
-      await importJWK(jwk, alg).catch((err: Error) => problems.push(`${where}: ${err.message}`));
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { NO_CORS, resolveCorsOrigins } from './corsOrigins.js';
 import { resolveForwardPaths } from './forwardPaths.js';
 import { parseApiKeyList } from '../security/apiKeys.js';
+import { jwksProblems } from '../security/jwks.js';
 import { PRIORITY_CLASSES, type PriorityClass } from '../security/priority.js';
 
 /*
@@ -55,9 +56,13 @@ const keyPolicy = z.strictObject({
   weight: z.number().positive().max(1_000).optional(),
 });
 
-const jwks = z.object({
-  keys: z.array(z.looseObject({ kty: z.string() })).min(1, 'must hold at least one key'),
-});
+const jwks = z
+  .object({
+    keys: z.array(z.looseObject({ kty: z.string() })).min(1, 'must hold at least one key'),
+  })
+  .superRefine(({ keys }, ctx) => {
+    for (const message of jwksProblems(keys)) ctx.addIssue({ code: 'custom', message });
+  });
 
 export const securityIngressFields = {
   /** Client API keys: `key` or `name:key` entries, separated by commas or newlines. */

@@ -13,3 +13,4 @@ export {
   isWebUiAsset,
   pathOf,
 } from './engineRoutes.js';
+export { JWKS_ALGORITHMS, jwksProblems } from './jwks.js';
