@@ -11,7 +11,7 @@ import { faultsScenario, faultsSection, type FaultsResult } from './scenarios/fa
 import { memoryChart, memoryScenario, memorySection, type MemoryResult } from './scenarios/memory.js';
 import { overheadCharts, overheadScenario, overheadSection, type OverheadResult } from './scenarios/overhead.js';
 import { schedulingScenario, schedulingSection, type SchedulingResult } from './scenarios/scheduling.js';
-import { tracingScenario, tracingSection } from './scenarios/tracing.js';
+import { featureCostScenario, featureCostSection, type FeatureName } from './scenarios/featureCost.js';
 
 /*
  * `npm run bench`: every scenario, each with its baseline measured in the
@@ -38,6 +38,11 @@ function scenario<T>(run: () => Promise<T>, render: (r: T) => string[]): Scenari
   return { run, render: (r) => render(r as T) };
 }
 
+/** A feature's cost: the same loads on a fleet with it off and one with it on. */
+function featureCost(name: FeatureName): Scenario {
+  return scenario(() => featureCostScenario(name, { durationMs: quick ? 2_000 : 4_000, closedLoop: [16], openLoop: quick ? [50] : [50, 150] }), featureCostSection(name));
+}
+
 const SCENARIOS = {
   overhead: scenario(
     () =>
@@ -55,7 +60,8 @@ const SCENARIOS = {
   scheduling: scenario(() => schedulingScenario({ durationMs: quick ? 8_000 : 25_000 }), schedulingSection),
   cluster: scenario(() => clusterScenario({ streams: 96, durationMs: quick ? 3_000 : 8_000, ttftLoads: [1, 16] }), clusterSection),
   affinity: scenario(() => affinityScenario({ ...(quick ? { workload: { conversations: 16, startWindowMs: 8_000 } } : {}), singleTurnRequestsPerBlock: quick ? 20 : 100 }), affinitySection),
-  tracing: scenario(() => tracingScenario({ durationMs: quick ? 2_000 : 4_000, closedLoop: [16], openLoop: quick ? [50] : [50, 150] }), tracingSection),
+  tracing: featureCost('tracing'),
+  accounting: featureCost('accounting'),
 } satisfies Record<string, Scenario>;
 
 type ScenarioName = keyof typeof SCENARIOS;

@@ -42,6 +42,7 @@ function countEvents(chunk: Buffer): number {
 export class LoadClient {
   private readonly pool: Pool;
   private readonly body: string;
+  private readonly headers: Record<string, string>;
   /** SSE events received by all streams so far, for rates over a window rather than per request. */
   eventsReceived = 0;
   /** Streams that have received their first byte so far. */
@@ -49,8 +50,9 @@ export class LoadClient {
 
   constructor(
     readonly baseUrl: string,
-    options: { tokens: number; connections?: number; system?: string },
+    options: { tokens: number; connections?: number; system?: string; apiKey?: string },
   ) {
+    this.headers = { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
     this.pool = new Pool(baseUrl, { connections: options.connections ?? 1024, pipelining: 1 });
     this.body = JSON.stringify({
       model: 'any',
@@ -72,7 +74,7 @@ export class LoadClient {
       const res = await this.pool.request({
         method: 'POST',
         path: '/v1/chat/completions',
-        headers: { 'content-type': 'application/json' },
+        headers: this.headers,
         body: this.body,
         signal: options.signal,
       });
