@@ -10,6 +10,7 @@ import {
   type InferenceJob,
   type InternalFailures,
   type StopReason,
+  type TokenUsage,
 } from '@infergate/shared';
 import { ResponseTail } from './affinity/engineCacheFigures.js';
 import { AnswerWatcher, framingEventsOf } from './answerUsage.js';
@@ -67,14 +68,15 @@ export async function runJob(
 ): Promise<JobOutcome> {
   const publisher = ctx.openPublisher(job, () => abort.abort('reply_unreachable'));
   const timeout = setTimeout(() => abort.abort('backend_timeout'), ctx.backendTimeoutMs);
-  let headSent = false;
+  /** Set once the head is out: what the answer's tokens are so far, for a frame that ends it early. */
+  let answer: AnswerWatcher | undefined;
   try {
     // The ingress forwards no engine admin action and no unsafe path; whatever
     // else put this job in Redis must not be able to aim the engine client there.
     // (The UI helpers are the ingress's policy: it sends them when configured.)
     if (!isSafeEnginePath(job.path) || (job.method === 'POST' && isDeniedEnginePost(job.path, { uiHelpers: true }))) {
       const { message } = gatewayError('invalid_path');
-      await sendError(publisher, 'invalid_path', message, job.rid, ctx);
+      await sendLast(publisher, { code: 'invalid_path', message }, undefined, job.rid, ctx);
       return { kind: 'failed', code: 'invalid_path', message };
     }
     const res = await ctx.engine.request({
@@ -92,23 +94,23 @@ export async function runJob(
       return { kind: 'retry', reason: `engine answered ${res.statusCode}` };
     }
     publisher.head({ status: res.statusCode, headers: relayableResponseHeaders(res.headers), dispatcher: ctx.dispatcherId });
-    headSent = true;
+    answer = new AnswerWatcher(isEventStream(res.headers['content-type']), framingEventsOf(job.path));
+    const watcher = answer;
     ctx.recordStarted(job.rid);
     const recorded = ctx.engineAccepted?.(job);
     const tail = ctx.answered ? new ResponseTail() : undefined;
-    const answer = new AnswerWatcher(isEventStream(res.headers['content-type']), framingEventsOf(job.path));
     // A 'data' listener costs less per chunk than async iteration.
     await new Promise<void>((resolve, reject) => {
       if (trace) res.body.once('data', trace.firstChunk);
       res.body.on('data', (chunk: Buffer) => {
-        answer.push(chunk);
+        watcher.push(chunk);
         publisher.data(chunk);
         tail?.push(chunk);
       });
       res.body.once('end', resolve);
       res.body.once('error', reject);
     });
-    const usage = answer.usage();
+    const usage = watcher.usage();
     if (recorded) await recorded;
     publisher.end(usage);
     trace?.usage(usage);
@@ -116,7 +118,7 @@ export async function runJob(
     await publisher.drained();
     return { kind: 'served', status: res.statusCode };
   } catch (err) {
-    return failure(err, abort, headSent, lastAttempt, publisher, job.rid, ctx);
+    return failure(err, abort, answer, lastAttempt, publisher, job.rid, ctx);
   } finally {
     clearTimeout(timeout);
     ctx.closePublisher(publisher);
@@ -127,16 +129,25 @@ function isEventStream(contentType: string | string[] | undefined): boolean {
   return String(contentType).toLowerCase().includes('text/event-stream');
 }
 
+/**
+ * `answer`: set when the head was out. Every frame that ends a started
+ * answer early carries its tokens so far, so that its key is charged what
+ * its client was sent: an error frame, or, for a client that left, an end
+ * frame its ingress waits for (a stream broken off just before its end
+ * would otherwise cost nothing against the key's token limits).
+ */
 async function failure(
   err: unknown,
   abort: JobAbort,
-  headSent: boolean,
+  answer: AnswerWatcher | undefined,
   lastAttempt: boolean,
   publisher: ReplyPublisher,
   rid: string,
   ctx: RunContext,
 ): Promise<JobOutcome> {
   const reason = abort.reason;
+  const headSent = answer !== undefined;
+  const usage = answer?.usage();
   if (publisher.publishError !== undefined) {
     ctx.failures.report('reply_publish', publisher.publishError, 'reply publish failed; the ingress will time the request out', { rid });
   }
@@ -144,7 +155,8 @@ async function failure(
     // A client still waiting (an operator cancelled, the dispatcher shuts
     // down) gets the error now rather than a stalled response.
     const code = clientErrorOf(reason);
-    if (code !== undefined) await sendError(publisher, code, gatewayError(code).message, rid, ctx);
+    if (code !== undefined) await sendLast(publisher, { code, message: gatewayError(code).message }, usage, rid, ctx);
+    else if (reason === 'client_disconnected' && usage !== undefined) await sendLast(publisher, 'end', usage, rid, ctx);
     return { kind: 'cancelled', reason };
   }
   let code: ErrorCode;
@@ -163,21 +175,28 @@ async function failure(
     code = headSent ? 'stream_interrupted' : 'backend_unavailable';
     message = headSent ? 'The engine stopped in the middle of the response.' : 'The engine failed before answering.';
   }
-  await sendError(publisher, code, message, rid, ctx);
+  await sendLast(publisher, { code, message }, usage, rid, ctx);
   return { kind: 'failed', code, message };
 }
 
+/** The last frame of a job that did not end normally: an error for a client still waiting, or the end of one that left. */
+type LastFrame = { readonly code: ErrorCode; readonly message: string } | 'end';
+
 /**
- * Publishes the job's error frame. If Redis fails it, the ingress cannot be
- * told: its stall timeout answers the client instead (relay_lost), later.
+ * Publishes the job's last frame, with the usage of an answer that had
+ * started. If Redis fails it, the ingress cannot be told: its stall timeout
+ * answers the client instead (relay_lost), later; a lost end costs only the
+ * charge for the answer of a client that left.
  */
-async function sendError(publisher: ReplyPublisher, code: ErrorCode, message: string, rid: string, ctx: RunContext): Promise<void> {
+async function sendLast(publisher: ReplyPublisher, last: LastFrame, usage: TokenUsage | undefined, rid: string, ctx: RunContext): Promise<void> {
   // Reported already; the publisher sends nothing more.
   if (publisher.publishError !== undefined) return;
-  publisher.error(code, message);
+  if (last === 'end') publisher.end(usage);
+  else publisher.error(last.code, last.message, usage);
   try {
     await publisher.drained();
   } catch (err) {
-    ctx.failures.report('reply_publish', err, 'error frame not published; the ingress will time the request out', { rid, code });
+    if (last === 'end') ctx.failures.report('reply_publish', err, 'usage of an abandoned answer not published; its key is not charged for it', { rid });
+    else ctx.failures.report('reply_publish', err, 'error frame not published; the ingress will time the request out', { rid, code: last.code });
   }
 }

@@ -69,8 +69,9 @@ export class ReplyPublisher {
     this.push({ kind: FrameKind.end, payload: usage === undefined ? undefined : endPayload(usage) });
   }
 
-  error(code: ErrorCode, message: string): void {
-    this.push({ kind: FrameKind.error, payload: jsonPayload({ code, message }) });
+  /** Ends the response with an error; `usage`: the tokens an answer that had started was sent before it. */
+  error(code: ErrorCode, message: string, usage?: TokenUsage): void {
+    this.push({ kind: FrameKind.error, payload: jsonPayload(usage === undefined ? { code, message } : { code, message, usage }) });
   }
 
   heartbeat(): void {

@@ -1,8 +1,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { request } from 'undici';
-import { encodeFrame, forEachFrame, FrameKind, jsonPayload, type Frame } from '@infergate/shared';
+import { encodeFrame, endPayload, forEachFrame, FrameKind, jsonPayload, type Frame } from '@infergate/shared';
 import { RequestRelay, type RelayOutcome } from './requestRelay.js';
 
 /*
@@ -111,5 +111,44 @@ describe('request relay', () => {
     expect(body).toContain('"code":"relay_lost"');
     expect(performance.now() - t0).toBeLessThan(2_000);
     expect(cancels).toEqual(['relay_lost']);
+  });
+
+  it('charges an answer that ends in an error with the usage its error frame carries', async () => {
+    const ready = relayFor();
+    const response = request(base);
+    const { relay, settled } = await ready;
+    const usage = { prompt_tokens: 0, cached_prompt_tokens: 0, completion_tokens: 1, estimated: true };
+    relay.onFrame(frame(FrameKind.head, 0, SSE_HEAD));
+    relay.onFrame(frame(FrameKind.data, 1, Buffer.from('data: a\n\n')));
+    relay.onFrame(frame(FrameKind.error, 2, jsonPayload({ code: 'stream_interrupted', message: 'stopped', usage })));
+    expect(await (await response).body.text()).toContain('"code":"stream_interrupted"');
+    expect(await settled).toMatchObject({ error: 'stream_interrupted', usage });
+  });
+
+  it('waits for the last frame of an answer whose client left, for what it cost, and cancels it once', async () => {
+    const ready = relayFor();
+    const abort = new AbortController();
+    const response = request(base, { signal: abort.signal });
+    const { relay, settled, cancels } = await ready;
+    relay.onFrame(frame(FrameKind.head, 0, SSE_HEAD));
+    relay.onFrame(frame(FrameKind.data, 1, Buffer.from('data: a\n\n')));
+    const res = await response;
+    res.body.on('error', () => undefined);
+    await new Promise<void>((resolve) =>
+      res.body.once('data', () => {
+        abort.abort();
+        resolve();
+      }),
+    );
+    await vi.waitFor(() => expect(cancels).toEqual(['client_disconnected']));
+    let done = false;
+    void settled.then(() => (done = true));
+    relay.onFrame(frame(FrameKind.data, 2, Buffer.from('data: b\n\n')));
+    await new Promise((r) => setImmediate(r));
+    expect(done, 'still waiting for the stopped job').toBe(false);
+    const usage = { prompt_tokens: 0, cached_prompt_tokens: 0, completion_tokens: 2, estimated: true };
+    relay.onFrame(frame(FrameKind.end, 3, endPayload(usage)));
+    expect(await settled).toMatchObject({ status: 499, error: 'cancelled', usage });
+    expect(cancels).toEqual(['client_disconnected']);
   });
 });

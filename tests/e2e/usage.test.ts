@@ -13,7 +13,7 @@ import { waitFor, type IngressProcess } from '../support/services.js';
  * read from the answers the client got.
  */
 
-const KEYS = { alice: 'sk-usage-alice-0123456789', bob: 'sk-usage-bob-0123456789ab', capped: 'sk-usage-capped-0123456789' };
+const KEYS = { alice: 'sk-usage-alice-0123456789', bob: 'sk-usage-bob-0123456789ab', capped: 'sk-usage-capped-0123456789', quitter: 'sk-usage-quitter-012345678' };
 const ADMIN_KEY = 'usage-admin-key-0123456789';
 /** Tokens per minute of `capped`: one answer of BULK_TOKENS puts it a few seconds over. */
 const CAPPED_TPM = 600;
@@ -29,6 +29,7 @@ beforeAll(async () => {
       { kind: 'llamacpp', modelId: 'llama', slots: 4, ttftMs: 5, itlMs: 1, tokens: 12 },
       { kind: 'vllm', modelId: 'vllm', slots: 4, ttftMs: 5, itlMs: 1, tokens: 9, promptTokensDetails: true },
       { kind: 'llamacpp', modelId: 'bulk', slots: 4, ttftMs: 5, itlMs: 0, tokens: 5000 },
+      { kind: 'llamacpp', modelId: 'long', slots: 2, ttftMs: 5, itlMs: 10, tokens: 2000 },
     ],
     // vLLM does not say how many sequences it runs at once.
     dispatcherEnv: { ENGINE_SLOTS: '4' },
@@ -162,6 +163,24 @@ describe('usage accounting', () => {
     const bad = await fetch(`${a.url}/admin/api/usage?since=yesterday`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: 'invalid_parameter', param: 'since' } });
+  }, 30_000);
+
+  it('charges a key for the tokens its client was sent when it leaves a stream before the end', async () => {
+    // Leaving just before the end must not make a long answer free against the key's token limits.
+    const c = client(b, KEYS.quitter);
+    let received = 0;
+    for await (const chunk of await c.chat.completions.create({ model: 'long', messages, stream: true, max_tokens: 2000 })) {
+      if (chunk.choices[0]?.delta.content) received++;
+      if (received === 30) break;
+    }
+    const [record] = await waitFor(async () => {
+      const { records } = await usageOf(a, KEYS.quitter);
+      return records[0]?.requests === 1 ? records : undefined;
+    }, 20_000, 'the quitter’s record');
+    expect(record).toMatchObject({ key: 'key:quitter', model: 'long', requests: 1, estimated: true });
+    // What the engine made before the cancel reached it: at least what the client read, far from the whole answer.
+    expect(record!.completion_tokens).toBeGreaterThanOrEqual(received);
+    expect(record!.completion_tokens).toBeLessThan(2000);
   }, 30_000);
 
   it('counts tokens in Prometheus by model and kind', async () => {

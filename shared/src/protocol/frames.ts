@@ -1,4 +1,5 @@
 import { errorCodeOf, type ErrorCode } from '../errors.js';
+import { usageIn, type TokenUsage } from '../usage/tokenUsage.js';
 
 /*
  * Response frames travel from a dispatcher to the ingress that holds the
@@ -42,6 +43,8 @@ export interface HeadPayload {
 export interface ErrorPayload {
   readonly code: ErrorCode;
   readonly message: string;
+  /** The tokens of an answer that ends in this error after it started: what its client was sent. */
+  readonly usage?: TokenUsage;
 }
 
 const HEADER_BYTES = 10;
@@ -106,5 +109,6 @@ export function parseHead(payload: Buffer): HeadPayload {
 
 export function parseError(payload: Buffer): ErrorPayload {
   const raw = JSON.parse(payload.toString('utf8')) as { code?: string; message?: string };
-  return { code: errorCodeOf(raw.code ?? 'internal'), message: raw.message ?? 'error' };
+  const usage = usageIn(raw);
+  return { code: errorCodeOf(raw.code ?? 'internal'), message: raw.message ?? 'error', ...(usage === undefined ? {} : { usage }) };
 }

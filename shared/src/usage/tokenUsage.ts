@@ -32,6 +32,11 @@ export function parseEndPayload(payload: Buffer): TokenUsage | undefined {
     // A payload this ingress cannot read costs the record its tokens, never the client its answer.
     return undefined;
   }
+  return usageIn(raw);
+}
+
+/** The `usage` field of a frame's JSON payload (an end or error frame), read defensively. */
+export function usageIn(raw: unknown): TokenUsage | undefined {
   const u = (raw as EndPayload | null)?.usage as Partial<Record<keyof TokenUsage, unknown>> | undefined;
   if (typeof u !== 'object' || u === null) return undefined;
   return {
