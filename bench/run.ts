@@ -62,6 +62,7 @@ const SCENARIOS = {
   affinity: scenario(() => affinityScenario({ ...(quick ? { workload: { conversations: 16, startWindowMs: 8_000 } } : {}), singleTurnRequestsPerBlock: quick ? 20 : 100 }), affinitySection),
   tracing: featureCost('tracing'),
   accounting: featureCost('accounting'),
+  fairShare: featureCost('fairShare'),
 } satisfies Record<string, Scenario>;
 
 type ScenarioName = keyof typeof SCENARIOS;

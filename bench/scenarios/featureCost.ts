@@ -13,9 +13,10 @@ import { OVERHEAD_ENGINE } from './overhead.js';
  * Redis, an engine each) in one run, the feature off in one and on in the
  * other. The same loads go to each in turn; CPU per relayed SSE event and
  * TTFT are compared at the same load. Tracing (every request's spans
- * exported over OTLP/HTTP to a receiver in this process) and token
+ * exported over OTLP/HTTP to a receiver in this process), token
  * accounting (a usage record per request and token limits at admission)
- * are the features measured this way.
+ * and fair queueing (a fair-share ticket before each enqueue) are the
+ * features measured this way.
  */
 
 type Side = 'off' | 'on';
@@ -92,7 +93,16 @@ function accounting(): Feature {
   };
 }
 
-export const FEATURES = { tracing, accounting } as const;
+/** Fair queueing: a ticket from the model's fair-share state before each enqueue, the tenant's charge after. */
+function fairShare(): Feature {
+  return {
+    env: { API_KEYS: `bench:${BENCH_KEY}`, FAIR_SHARE: 'false' },
+    on: { FAIR_SHARE: 'true' },
+    apiKey: BENCH_KEY,
+  };
+}
+
+export const FEATURES = { tracing, accounting, fairShare } as const;
 export type FeatureName = keyof typeof FEATURES;
 
 function pidsOf(fleet: Fleet): Record<string, number> {
@@ -149,6 +159,10 @@ const DESCRIPTIONS: Record<FeatureName, { title: string; sides: string }> = {
   tracing: {
     title: 'Tracing on vs. off (same run)',
     sides: 'one without tracing, one exporting every request (always_on, 5 spans) over OTLP/HTTP protobuf to a receiver in the load generator\'s process',
+  },
+  fairShare: {
+    title: 'Fair queueing on vs. off (same run)',
+    sides: 'both authenticating one API key, one with FAIR_SHARE=false, one taking a fair-share ticket (one Redis script) before each enqueue and settling the tenant\'s share after',
   },
   accounting: {
     title: 'Token accounting on vs. off (same run)',
