@@ -26,7 +26,10 @@ export class IndexLookup {
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<LookupResult>((resolve) => {
-      timer = setTimeout(() => resolve({ failed: 'timeout' }), this.budgetMs);
+      // Timers run before the event loop reads its sockets: after a busy stretch longer than the budget,
+      // the reply may be waiting unread. The deadline is judged after that read (the check phase), so
+      // a lag of this process is not taken for a slow Redis.
+      timer = setTimeout(() => setImmediate(() => resolve({ failed: 'timeout' })), this.budgetMs);
     });
     const answer = pipeline.exec().then(
       (results): LookupResult => {
