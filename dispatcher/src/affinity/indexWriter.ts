@@ -1,24 +1,35 @@
-import { encodeIndexEntry, type InferenceJob, type InternalFailures, type RedisClient, type RedisNames } from '@infergate/shared';
+import { encodeIndexEntry, RECORD_HOLDER_SCRIPT, type InferenceJob, type InternalFailures, type RedisClient, type RedisNames } from '@infergate/shared';
 import type { DispatcherOperation } from '../metrics.js';
 import type { CacheEpoch } from './cacheEpoch.js';
 
+interface HolderScript {
+  infergateRecordHolder(...keysThenArgs: (string | number)[]): Promise<unknown>;
+}
+
 /**
  * Records in the shared index that this dispatcher's engine now holds a
- * job's prefix blocks and session: one pipelined write of at most
- * AFFINITY_MAX_BLOCKS + 1 keys, each expiring after the index TTL. Called
+ * job's prefix blocks and session: one script call over at most
+ * AFFINITY_MAX_BLOCKS + 1 keys, which puts this engine first among each
+ * key's holders, each key expiring after the index TTL. Called
  * only once the engine has answered (never when the job is picked), so a
  * request that was shed, retried elsewhere or failed never advertises a
  * holder that never got it.
  */
 export class IndexWriter {
+  private readonly redis: RedisClient & HolderScript;
+
   constructor(
-    private readonly redis: RedisClient,
+    redis: RedisClient,
     private readonly names: RedisNames,
     private readonly dispatcherId: string,
     private readonly epoch: CacheEpoch,
     private readonly ttlSeconds: number,
     private readonly failures: InternalFailures<DispatcherOperation>,
-  ) {}
+  ) {
+    // numberOfKeys is given per call: a job has as many keys as its prompt has blocks.
+    redis.defineCommand('infergateRecordHolder', { lua: RECORD_HOLDER_SCRIPT });
+    this.redis = redis as RedisClient & HolderScript;
+  }
 
   /**
    * Resolves once the write is on the connection the reply frames use. The
@@ -33,11 +44,12 @@ export class IndexWriter {
     // After the head's PUBLISH has left (end of this turn), as the job's fate is: the client's frames go first.
     return new Promise((resolve) =>
       setImmediate(() => {
-        const pipeline = this.redis.pipeline();
-        for (const hash of keys.blocks) pipeline.set(this.names.affinityKey(job.model, 'b', hash), value, 'EX', this.ttlSeconds);
-        if (keys.session !== undefined) pipeline.set(this.names.affinityKey(job.model, 's', keys.session), value, 'EX', this.ttlSeconds);
+        const indexKeys = keys.blocks.map((hash) => this.names.affinityKey(job.model, 'b', hash));
+        if (keys.session !== undefined) indexKeys.push(this.names.affinityKey(job.model, 's', keys.session));
         // The index is a hint: a lost write costs one later cache miss, never a request.
-        pipeline.exec().catch((err: unknown) => this.failures.report('affinity_index_write', err, 'could not record the job in the affinity index', { rid: job.rid }));
+        this.redis
+          .infergateRecordHolder(indexKeys.length, ...indexKeys, value, `${this.dispatcherId} `, this.ttlSeconds)
+          .catch((err: unknown) => this.failures.report('affinity_index_write', err, 'could not record the job in the affinity index', { rid: job.rid }));
         resolve();
       }),
     );

@@ -30,7 +30,7 @@ afterAll(() => {
   server.close();
 });
 
-const keys = affinityKeys({ messages: [{ role: 'user', content: 'x'.repeat(600) }] }, {}, { blockChars: 256, maxBlocks: 8, userAsSession: false })!;
+const keys = affinityKeys({ messages: [{ role: 'user', content: 'x'.repeat(600) }] }, { header: undefined, principal: undefined }, { blockChars: 256, maxBlocks: 8, userAsSession: false })!;
 const reply = (): [Error | null, unknown][] => [[null, keys.chain.hashes.map(() => null)], [null, 0], [null, 0]];
 
 /** A client whose pipelines answer when the socket next reads bytes (`answers`), or never. */
@@ -52,7 +52,7 @@ describe('index lookup', () => {
     // The event loop is held past the budget: the timer and the reply are both due when it runs again.
     const until = performance.now() + 20;
     while (performance.now() < until);
-    expect(await pending).toEqual({ reading: { session: undefined, blocks: keys.chain.hashes.map(() => undefined), laneWaiting: new Map([['d0', 0]]) } });
+    expect(await pending).toEqual({ reading: { session: [], blocks: keys.chain.hashes.map(() => []), laneWaiting: new Map([['d0', 0]]) } });
   });
 
   it('gives up at the budget when Redis does not answer', async () => {

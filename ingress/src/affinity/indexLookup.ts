@@ -1,4 +1,4 @@
-import { parseIndexEntry, type AffinityKeys, type RedisClient, type RedisNames } from '@infergate/shared';
+import { parseIndexHolders, type AffinityKeys, type RedisClient, type RedisNames } from '@infergate/shared';
 import type { LookupReading } from './laneChoice.js';
 
 export type LookupResult = { readonly reading: LookupReading } | { readonly failed: 'timeout' | 'error' };
@@ -37,8 +37,8 @@ export class IndexLookup {
         const values = results[0]![1] as (string | null)[];
         const laneWaiting = new Map<string, number>();
         lanes.forEach((id, i) => laneWaiting.set(id, Number(results[1 + 2 * i]![1]) + Number(results[2 + 2 * i]![1])));
-        const blocks = values.slice(0, keys.chain.hashes.length).map(parseIndexEntry);
-        const session = keys.session === undefined ? undefined : parseIndexEntry(values[values.length - 1]);
+        const blocks = values.slice(0, keys.chain.hashes.length).map(parseIndexHolders);
+        const session = keys.session === undefined ? [] : parseIndexHolders(values[values.length - 1]);
         return { reading: { session, blocks, laneWaiting } };
       },
       (): LookupResult => ({ failed: 'error' }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AffinityKeys, DispatcherState } from '@infergate/shared';
+import type { AffinityKeys, DispatcherState, IndexEntry } from '@infergate/shared';
 import { chooseLane, type LookupReading } from './laneChoice.js';
 
 const keys: AffinityKeys = { chain: { hashes: ['h0', 'h1', 'h2', 'h3'], covers: [256, 512, 768, 1024], promptChars: 2048 } };
@@ -13,7 +13,14 @@ function engine(id: string, free: number, extra: Partial<DispatcherState> = {}):
   };
 }
 const at = (dispatcher: string, epoch = 'e1') => ({ dispatcher, epoch });
-const reading = (blocks: LookupReading['blocks'], extra: Partial<LookupReading> = {}): LookupReading => ({ session: undefined, blocks, laneWaiting: new Map(), ...extra });
+type Holders = IndexEntry | IndexEntry[] | undefined;
+const holders = (h: Holders): IndexEntry[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
+/** A lookup's reading; a block or the session names one holder, several (newest first) or none. */
+const reading = (blocks: Holders[], extra: { session?: Holders; laneWaiting?: Map<string, number> } = {}): LookupReading => ({
+  session: holders(extra.session),
+  blocks: blocks.map(holders),
+  laneWaiting: extra.laneWaiting ?? new Map(),
+});
 
 describe('lane choice', () => {
   it('follows the longest indexed prefix, and reports how much of the prompt it covers', () => {
@@ -52,5 +59,17 @@ describe('lane choice', () => {
   it('skips a lane that already holds its share of waiting jobs', () => {
     const deep = reading([at('a')], { laneWaiting: new Map([['a', 4]]) });
     expect(chooseLane(keys, deep, [engine('a', 0), engine('b', 0)], settings)).toMatchObject({ miss: 'lane_full' });
+  });
+
+  it('of several engines holding the prefix, takes one with a free slot rather than wait for the newest', () => {
+    const fleet = [engine('a', 0), engine('b', 1), engine('c', 2)];
+    expect(chooseLane(keys, reading([[at('a'), at('b')], [at('a'), at('b')]]), fleet, settings)).toEqual({ lane: 'b', via: 'prefix', matchedChars: 512 });
+    // Both holders full and no engine idle: it waits for the newest.
+    expect(chooseLane(keys, reading([[at('a'), at('b')]]), [engine('a', 0), engine('b', 0)], settings)).toMatchObject({ lane: 'a' });
+  });
+
+  it('takes an engine holding a shorter prefix with a free slot before a cold one when the longest holder is full', () => {
+    const fleet = [engine('a', 0), engine('b', 1), engine('c', 2)];
+    expect(chooseLane(keys, reading([[at('a'), at('b')], at('a'), at('a')]), fleet, settings)).toEqual({ lane: 'b', via: 'prefix', matchedChars: 256 });
   });
 });

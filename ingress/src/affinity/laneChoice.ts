@@ -1,10 +1,10 @@
 import type { AffinityKeys, DispatcherState, IndexEntry } from '@infergate/shared';
 
-/** What one lookup read: the index entries of the request's keys, and the lanes' depths. */
+/** What one lookup read: the holders of the request's keys, newest first, and the lanes' depths. */
 export interface LookupReading {
-  readonly session: IndexEntry | undefined;
-  /** Entry of each chain hash, shortest prefix first (undefined: not in the index). */
-  readonly blocks: readonly (IndexEntry | undefined)[];
+  readonly session: readonly IndexEntry[];
+  /** Holders of each chain hash, shortest prefix first (empty: not in the index). */
+  readonly blocks: readonly (readonly IndexEntry[])[];
   /** Jobs waiting in each live dispatcher's lane for the model. */
   readonly laneWaiting: ReadonlyMap<string, number>;
 }
@@ -24,11 +24,13 @@ export type LaneChoice =
   | { readonly miss: MissReason };
 
 /**
- * Picks the lane a request waits in, if any: the engine named by its session,
- * else by its longest indexed prefix, provided that engine is alive in the
- * same cache epoch, pullable, and not far busier than the rest (SGLang's
- * imbalance guard, in slots: a warm cache is never worth waiting beside an
- * idle engine). Pure, so every rule is tested without Redis.
+ * Picks the lane a request waits in, if any: the engine named by its
+ * session, else one holding its longest indexed prefix (of several holders,
+ * one with a free slot), provided that engine is alive in the same cache
+ * epoch, pullable, and not far busier than the rest (SGLang's imbalance
+ * guard, in slots: a warm cache is never worth waiting beside an idle
+ * engine; an engine holding a shorter prefix with a free slot is taken
+ * before a cold one). Pure, so every rule is tested without Redis.
  */
 export function chooseLane(
   keys: AffinityKeys,
@@ -36,44 +38,52 @@ export function chooseLane(
   fleet: readonly DispatcherState[],
   settings: GuardSettings,
 ): LaneChoice {
-  const current = (e: IndexEntry | undefined) => {
-    if (e === undefined) return undefined;
-    const d = fleet.find((x) => x.id === e.dispatcher);
-    return d !== undefined && d.affinityEpoch === e.epoch ? d : undefined;
+  const live = new Map(fleet.map((d) => [d.id, d]));
+  const current = (holders: readonly IndexEntry[]) =>
+    holders.flatMap((e) => {
+      const d = live.get(e.dispatcher);
+      return d !== undefined && d.affinityEpoch === e.epoch ? [d] : [];
+    });
+  const waiting = (d: DispatcherState) => reading.laneWaiting.get(d.id) ?? 0;
+  const room = (d: DispatcherState) => d.slots.free - waiting(d);
+  const hasRoom = (d: DispatcherState) => pullable(d) && room(d) > 0;
+  const pick = (holders: readonly DispatcherState[]) => holders.find(hasRoom) ?? holders.find(pullable) ?? holders[0];
+  /** The longest prefix at or below `from` with a current holder, and the holder to take. */
+  const longestHeld = (from: number, take: (holders: readonly DispatcherState[]) => DispatcherState | undefined) => {
+    for (let k = from; k >= 0; k--) {
+      const owner = take(current(reading.blocks[k]!));
+      if (owner) return { owner, k };
+    }
+    return undefined;
   };
-  let longest = -1;
-  let owner: DispatcherState | undefined;
-  for (let k = reading.blocks.length - 1; k >= 0 && owner === undefined; k--) {
-    owner = current(reading.blocks[k]);
-    if (owner) longest = k;
-  }
-  const sessionOwner = current(reading.session);
+
+  const sessionOwner = pick(current(reading.session));
+  const held = sessionOwner ? { owner: sessionOwner, k: matchedIndex(reading.blocks, sessionOwner.id) } : longestHeld(reading.blocks.length - 1, pick);
   const via = sessionOwner ? 'session' : 'prefix';
-  if (sessionOwner && sessionOwner !== owner) {
-    owner = sessionOwner;
-    longest = matchedIndex(reading.blocks, sessionOwner.id);
-  }
-  const matchedChars = longest < 0 ? 0 : keys.chain.covers[longest]!;
-  if (!owner) {
-    const named = reading.session !== undefined || reading.blocks.some((b) => b !== undefined);
+  if (!held) {
+    const named = reading.session.length > 0 || reading.blocks.some((b) => b.length > 0);
     return { miss: named ? 'owner_gone' : 'no_entry' };
   }
+  const { owner } = held;
+  const matched = (k: number) => (k < 0 ? 0 : keys.chain.covers[k]!);
   if (!pullable(owner)) return { miss: 'owner_unavailable' };
-  const waiting = (d: DispatcherState) => reading.laneWaiting.get(d.id) ?? 0;
   if (waiting(owner) >= owner.slots.total * settings.laneWaitingPerSlot) return { miss: 'lane_full' };
-  if (settings.imbalanceFreeSlots > 0 && owner.slots.free - waiting(owner) <= 0) {
-    const idle = fleet.some((d) => d !== owner && pullable(d) && d.slots.free - waiting(d) >= settings.imbalanceFreeSlots);
-    if (idle) return { miss: 'owner_busy' };
+  if (settings.imbalanceFreeSlots > 0 && room(owner) <= 0) {
+    const idle = fleet.some((d) => d !== owner && pullable(d) && room(d) >= settings.imbalanceFreeSlots);
+    if (idle) {
+      const warmer = via === 'prefix' ? longestHeld(held.k - 1, (holders) => holders.find(hasRoom)) : undefined;
+      return warmer ? { lane: warmer.owner.id, via, matchedChars: matched(warmer.k) } : { miss: 'owner_busy' };
+    }
   }
-  return { lane: owner.id, via, matchedChars };
+  return { lane: owner.id, via, matchedChars: matched(held.k) };
 }
 
 function pullable(d: DispatcherState): boolean {
   return d.ready && !d.draining && d.blockedBy === null;
 }
 
-/** Longest chain position whose entry names `dispatcher`; -1 when none does. */
-function matchedIndex(blocks: readonly (IndexEntry | undefined)[], dispatcher: string): number {
-  for (let k = blocks.length - 1; k >= 0; k--) if (blocks[k]?.dispatcher === dispatcher) return k;
+/** Longest chain position whose holders include `dispatcher`; -1 when none does. */
+function matchedIndex(blocks: readonly (readonly IndexEntry[])[], dispatcher: string): number {
+  for (let k = blocks.length - 1; k >= 0; k--) if (blocks[k]!.some((e) => e.dispatcher === dispatcher)) return k;
   return -1;
 }
