@@ -65,11 +65,18 @@ describe('lane choice', () => {
     const fleet = [engine('a', 0), engine('b', 1), engine('c', 2)];
     expect(chooseLane(keys, reading([[at('a'), at('b')], [at('a'), at('b')]]), fleet, settings)).toEqual({ lane: 'b', via: 'prefix', matchedChars: 512 });
     // Both holders full and no engine idle: it waits for the newest.
-    expect(chooseLane(keys, reading([[at('a'), at('b')]]), [engine('a', 0), engine('b', 0)], settings)).toMatchObject({ lane: 'a' });
+    expect(chooseLane(keys, reading([[at('a'), at('b')]]), [engine('a', 0), engine('b', 0), engine('c', 0)], settings)).toMatchObject({ lane: 'a' });
   });
 
   it('takes an engine holding a shorter prefix with a free slot before a cold one when the longest holder is full', () => {
     const fleet = [engine('a', 0), engine('b', 1), engine('c', 2)];
     expect(chooseLane(keys, reading([[at('a'), at('b')], at('a'), at('a')]), fleet, settings)).toEqual({ lane: 'b', via: 'prefix', matchedChars: 256 });
+  });
+
+  it('sends a prefix every engine holds to the shared queue: no lane is warmer than another', () => {
+    const fleet = [engine('a', 0), engine('b', 0), engine('c', 1, { draining: true })];
+    expect(chooseLane(keys, reading([[at('a'), at('b')], [at('b'), at('a')]]), fleet, settings)).toEqual({ everywhere: true, matchedChars: 512 });
+    // A session still names its engine.
+    expect(chooseLane(keys, reading([[at('a'), at('b')]], { session: at('b') }), fleet, settings)).toMatchObject({ lane: 'b', via: 'session' });
   });
 });

@@ -21,12 +21,14 @@ export type MissReason = 'no_entry' | 'owner_gone' | 'owner_unavailable' | 'owne
 export type LaneChoice =
   /** `matchedChars`: the prompt prefix the index says the lane's engine holds. */
   | { readonly lane: string; readonly via: 'session' | 'prefix'; readonly matchedChars: number }
+  /** Every engine that could take it holds the prefix: the shared queue, where the first free slot takes it. */
+  | { readonly everywhere: true; readonly matchedChars: number }
   | { readonly miss: MissReason };
 
 /**
  * Picks the lane a request waits in, if any: the engine named by its
  * session, else one holding its longest indexed prefix (of several holders,
- * one with a free slot), provided that engine is alive in the same cache
+ * one with a free slot; none when every engine holds it), provided that engine is alive in the same cache
  * epoch, pullable, and not far busier than the rest (SGLang's imbalance
  * guard, in slots: a warm cache is never worth waiting beside an idle
  * engine; an engine holding a shorter prefix with a free slot is taken
@@ -67,6 +69,10 @@ export function chooseLane(
   const { owner } = held;
   const matched = (k: number) => (k < 0 ? 0 : keys.chain.covers[k]!);
   if (!pullable(owner)) return { miss: 'owner_unavailable' };
+  // A lane would only make the request wait for one warm engine while the others, as warm, free up first
+  // (a system prompt every request shares is soon held by every engine).
+  const holders = new Set(current(reading.blocks[held.k] ?? []));
+  if (via === 'prefix' && fleet.every((d) => !pullable(d) || holders.has(d))) return { everywhere: true, matchedChars: matched(held.k) };
   if (waiting(owner) >= owner.slots.total * settings.laneWaitingPerSlot) return { miss: 'lane_full' };
   if (settings.imbalanceFreeSlots > 0 && room(owner) <= 0) {
     const idle = fleet.some((d) => d !== owner && pullable(d) && room(d) >= settings.imbalanceFreeSlots);

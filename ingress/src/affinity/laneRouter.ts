@@ -82,6 +82,10 @@ export class LaneRouter {
       this.metrics.decided(model, 'miss', choice.miss, 0, promptChars);
       return { affinity };
     }
+    if ('everywhere' in choice) {
+      this.metrics.decided(model, 'hit', 'everywhere', choice.matchedChars, promptChars);
+      return { affinity };
+    }
     this.metrics.decided(model, 'hit', choice.via, choice.matchedChars, promptChars);
     return { affinity, lane: choice.lane };
   }
