@@ -156,7 +156,7 @@ async function failure(
     // down) gets the error now rather than a stalled response.
     const code = clientErrorOf(reason);
     if (code !== undefined) await sendLast(publisher, { code, message: gatewayError(code).message }, usage, rid, ctx);
-    else if (reason === 'client_disconnected' && usage !== undefined) await sendLast(publisher, 'end', usage, rid, ctx);
+    else if (reason === 'client_disconnected' && headSent) await sendLast(publisher, 'end', usage, rid, ctx);
     return { kind: 'cancelled', reason };
   }
   let code: ErrorCode;

@@ -13,7 +13,7 @@ import { waitFor, type IngressProcess } from '../support/services.js';
  * read from the answers the client got.
  */
 
-const KEYS = { alice: 'sk-usage-alice-0123456789', bob: 'sk-usage-bob-0123456789ab', capped: 'sk-usage-capped-0123456789', quitter: 'sk-usage-quitter-012345678' };
+const KEYS = { alice: 'sk-usage-alice-0123456789', bob: 'sk-usage-bob-0123456789ab', capped: 'sk-usage-capped-0123456789', quitter: 'sk-usage-quitter-012345678', solo: 'sk-usage-solo-0123456789ab' };
 const ADMIN_KEY = 'usage-admin-key-0123456789';
 /** Tokens per minute of `capped`: one answer of BULK_TOKENS puts it a few seconds over. */
 const CAPPED_TPM = 600;
@@ -30,13 +30,15 @@ beforeAll(async () => {
       { kind: 'vllm', modelId: 'vllm', slots: 4, ttftMs: 5, itlMs: 1, tokens: 9, promptTokensDetails: true },
       { kind: 'llamacpp', modelId: 'bulk', slots: 4, ttftMs: 5, itlMs: 0, tokens: 5000 },
       { kind: 'llamacpp', modelId: 'long', slots: 2, ttftMs: 5, itlMs: 10, tokens: 2000 },
+      // vLLM sends a stream's head before its first token: here 30 s before.
+      { kind: 'vllm', modelId: 'late', slots: 2, ttftMs: 30_000, itlMs: 1, tokens: 4 },
     ],
     // vLLM does not say how many sequences it runs at once.
     dispatcherEnv: { ENGINE_SLOTS: '4' },
     ingresses: 2,
     ingressEnv: {
       API_KEYS: Object.entries(KEYS).map(([name, key]) => `${name}:${key}`).join(','),
-      KEY_POLICIES: JSON.stringify({ capped: { tpm: CAPPED_TPM } }),
+      KEY_POLICIES: JSON.stringify({ capped: { tpm: CAPPED_TPM }, solo: { concurrent: 1 } }),
       ADMIN_API_KEY: ADMIN_KEY,
     },
   });
@@ -181,6 +183,31 @@ describe('usage accounting', () => {
     // What the engine made before the cancel reached it: at least what the client read, far from the whole answer.
     expect(record!.completion_tokens).toBeGreaterThanOrEqual(received);
     expect(record!.completion_tokens).toBeLessThan(2000);
+  }, 30_000);
+
+  it('frees the key of a client that leaves after the head but before any token at once, not at the charge wait', async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${a.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.solo}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'late', messages, stream: true }),
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    const left = performance.now();
+    abort.abort();
+    // Its one concurrent request is free again once the stopped job's end (no tokens) reaches the ingress:
+    // far sooner than the 3 s the relay would wait for a dispatcher that sends none.
+    const next = await waitFor(async () => {
+      const r = await fetch(`${b.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEYS.solo}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'llama', messages, max_tokens: 1 }),
+      });
+      return r.status === 200 ? r : (await r.body?.cancel(), undefined);
+    }, 10_000, 'the solo key served again');
+    expect(performance.now() - left).toBeLessThan(2_500);
+    await next.text();
   }, 30_000);
 
   it('counts tokens in Prometheus by model and kind', async () => {
