@@ -76,6 +76,10 @@ describe('lane choice', () => {
   it('sends a prefix every engine holds to the shared queue: no lane is warmer than another', () => {
     const fleet = [engine('a', 0), engine('b', 0), engine('c', 1, { draining: true })];
     expect(chooseLane(keys, reading([[at('a'), at('b')], [at('b'), at('a')]]), fleet, settings)).toEqual({ everywhere: true, matchedChars: 512 });
+    // A pool larger than an entry's list: as many holders as it names is held widely enough.
+    const pool = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => engine(id, 0));
+    expect(chooseLane(keys, reading([['a', 'b', 'c', 'd'].map((id) => at(id))]), pool, settings)).toEqual({ everywhere: true, matchedChars: 256 });
+    expect(chooseLane(keys, reading([['a', 'b', 'c'].map((id) => at(id))]), pool, settings)).toMatchObject({ lane: 'a' });
     // A session still names its engine.
     expect(chooseLane(keys, reading([[at('a'), at('b')]], { session: at('b') }), fleet, settings)).toMatchObject({ lane: 'b', via: 'session' });
   });

@@ -1,4 +1,4 @@
-import type { AffinityKeys, DispatcherState, IndexEntry } from '@infergate/shared';
+import { MAX_INDEX_HOLDERS, type AffinityKeys, type DispatcherState, type IndexEntry } from '@infergate/shared';
 
 /** What one lookup read: the holders of the request's keys, newest first, and the lanes' depths. */
 export interface LookupReading {
@@ -70,9 +70,11 @@ export function chooseLane(
   const matched = (k: number) => (k < 0 ? 0 : keys.chain.covers[k]!);
   if (!pullable(owner)) return { miss: 'owner_unavailable' };
   // A lane would only make the request wait for one warm engine while the others, as warm, free up first
-  // (a system prompt every request shares is soon held by every engine).
+  // (a system prompt every request shares is soon held by every engine). An entry names at most
+  // MAX_INDEX_HOLDERS: in a larger pool, a prefix that many engines hold counts as held by all.
   const holders = new Set(current(reading.blocks[held.k] ?? []));
-  if (via === 'prefix' && fleet.every((d) => !pullable(d) || holders.has(d))) return { everywhere: true, matchedChars: matched(held.k) };
+  const everywhere = holders.size >= MAX_INDEX_HOLDERS || fleet.every((d) => !pullable(d) || holders.has(d));
+  if (via === 'prefix' && everywhere) return { everywhere: true, matchedChars: matched(held.k) };
   if (waiting(owner) >= owner.slots.total * settings.laneWaitingPerSlot) return { miss: 'lane_full' };
   if (settings.imbalanceFreeSlots > 0 && room(owner) <= 0) {
     const idle = fleet.some((d) => d !== owner && pullable(d) && room(d) >= settings.imbalanceFreeSlots);
