@@ -2,10 +2,6 @@ import { encodeIndexEntry, RECORD_HOLDER_SCRIPT, type InferenceJob, type Interna
 import type { DispatcherOperation } from '../metrics.js';
 import type { CacheEpoch } from './cacheEpoch.js';
 
-interface HolderScript {
-  infergateRecordHolder(...keysThenArgs: (string | number)[]): Promise<unknown>;
-}
-
 /**
  * Records in the shared index that this dispatcher's engine now holds a
  * job's prefix blocks and session: one script call over at most
@@ -16,20 +12,14 @@ interface HolderScript {
  * holder that never got it.
  */
 export class IndexWriter {
-  private readonly redis: RedisClient & HolderScript;
-
   constructor(
-    redis: RedisClient,
+    private readonly redis: RedisClient,
     private readonly names: RedisNames,
     private readonly dispatcherId: string,
     private readonly epoch: CacheEpoch,
     private readonly ttlSeconds: number,
     private readonly failures: InternalFailures<DispatcherOperation>,
-  ) {
-    // numberOfKeys is given per call: a job has as many keys as its prompt has blocks.
-    redis.defineCommand('infergateRecordHolder', { lua: RECORD_HOLDER_SCRIPT });
-    this.redis = redis as RedisClient & HolderScript;
-  }
+  ) {}
 
   /**
    * Resolves once the write is on the connection the reply frames use. The
@@ -47,8 +37,10 @@ export class IndexWriter {
         const indexKeys = keys.blocks.map((hash) => this.names.affinityKey(job.model, 'b', hash));
         if (keys.session !== undefined) indexKeys.push(this.names.affinityKey(job.model, 's', keys.session));
         // The index is a hint: a lost write costs one later cache miss, never a request.
+        // EVAL, not EVALSHA: a script Redis does not have yet (a new process, a restarted Redis) would be
+        // sent again only after the NOSCRIPT reply, behind the end frame the runner sends next.
         this.redis
-          .infergateRecordHolder(indexKeys.length, ...indexKeys, value, `${this.dispatcherId} `, this.ttlSeconds)
+          .eval(RECORD_HOLDER_SCRIPT, indexKeys.length, ...indexKeys, value, `${this.dispatcherId} `, this.ttlSeconds)
           .catch((err: unknown) => this.failures.report('affinity_index_write', err, 'could not record the job in the affinity index', { rid: job.rid }));
         resolve();
       }),
