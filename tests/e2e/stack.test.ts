@@ -60,6 +60,10 @@ describe('npm start', () => {
     let processes: number[] = [];
     try {
       await waitFor(() => out.includes('[stack] ready'), 90_000, `the stack on ${port}: ${out}`);
+      // Ready means the ingress serves; the second dispatcher may still be starting, and the order of
+      // the stop is only defined for processes that are up.
+      const started = (label: string) => new RegExp(`\\[${label}\\][^\\n]*"msg":"dispatcher started"`).test(out);
+      await waitFor(() => started('dispatcher-1') && started('dispatcher-2'), 60_000, `both dispatchers started: ${out}`);
       const answer = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
