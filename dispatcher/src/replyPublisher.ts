@@ -71,7 +71,7 @@ export class ReplyPublisher {
 
   /** Ends the response with an error; `usage`: the tokens an answer that had started was sent before it. */
   error(code: ErrorCode, message: string, usage?: TokenUsage): void {
-    this.push({ kind: FrameKind.error, payload: jsonPayload(usage === undefined ? { code, message } : { code, message, usage }) });
+    this.push({ kind: FrameKind.error, payload: jsonPayload({ code, message, usage }) });
   }
 
   heartbeat(): void {

@@ -8,7 +8,6 @@ import { FairShareMetrics, type FairShareProbes } from './fairness/fairShareMetr
 import { ChunkGapHistogram } from './metricsChunkGaps.js';
 import type { RelayOutcome } from './requestRelay.js';
 
-/** What the ingress metrics read at scrape time; nothing here is touched per request. */
 /** What `infergate_ingress_internal_failures_total` counts, by `operation` (docs/metrics.md). */
 export type IngressOperation =
   | 'redis_connection'
@@ -28,6 +27,7 @@ export type IngressOperation =
 
 export type IngressFailures = InternalFailures<IngressOperation>;
 
+/** What the ingress metrics read at scrape time; nothing here is touched per request. */
 export interface IngressProbes {
   /** Requests this ingress holds open, queued or streaming. */
   openRequests(): number;

@@ -50,17 +50,18 @@ export function chooseLane(
   const room = (d: DispatcherState) => d.slots.free - waiting(d);
   const hasRoom = (d: DispatcherState) => pullable(d) && room(d) > 0;
   const pick = (holders: readonly DispatcherState[]) => holders.find(hasRoom) ?? holders.find(pullable) ?? holders[0];
-  /** The longest prefix at or below `from` with a current holder, and the holder to take. */
+  /** The longest prefix at or below `from` with a current holder, the holder to take, and all of them. */
   const longestHeld = (from: number, take: (holders: readonly DispatcherState[]) => DispatcherState | undefined) => {
     for (let k = from; k >= 0; k--) {
-      const owner = take(current(reading.blocks[k]!));
-      if (owner) return { owner, k };
+      const holders = current(reading.blocks[k]!);
+      const owner = take(holders);
+      if (owner) return { owner, k, holders };
     }
     return undefined;
   };
 
   const sessionOwner = pick(current(reading.session));
-  const held = sessionOwner ? { owner: sessionOwner, k: matchedIndex(reading.blocks, sessionOwner.id) } : longestHeld(reading.blocks.length - 1, pick);
+  const held = sessionOwner ? { owner: sessionOwner, k: matchedIndex(reading.blocks, sessionOwner.id), holders: [] } : longestHeld(reading.blocks.length - 1, pick);
   const via = sessionOwner ? 'session' : 'prefix';
   if (!held) {
     const named = reading.session.length > 0 || reading.blocks.some((b) => b.length > 0);
@@ -72,9 +73,10 @@ export function chooseLane(
   // A lane would only make the request wait for one warm engine while the others, as warm, free up first
   // (a system prompt every request shares is soon held by every engine). An entry names at most
   // MAX_INDEX_HOLDERS: in a larger pool, a prefix that many engines hold counts as held by all.
-  const holders = new Set(current(reading.blocks[held.k] ?? []));
-  const everywhere = holders.size >= MAX_INDEX_HOLDERS || fleet.every((d) => !pullable(d) || holders.has(d));
-  if (via === 'prefix' && everywhere) return { everywhere: true, matchedChars: matched(held.k) };
+  const { holders } = held;
+  if (via === 'prefix' && (holders.length >= MAX_INDEX_HOLDERS || fleet.every((d) => !pullable(d) || holders.includes(d)))) {
+    return { everywhere: true, matchedChars: matched(held.k) };
+  }
   if (waiting(owner) >= owner.slots.total * settings.laneWaitingPerSlot) return { miss: 'lane_full' };
   if (settings.imbalanceFreeSlots > 0 && room(owner) <= 0) {
     const idle = fleet.some((d) => d !== owner && pullable(d) && room(d) >= settings.imbalanceFreeSlots);
