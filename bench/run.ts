@@ -7,6 +7,7 @@ import { evaluateCacheTargets, evaluateTargets, targetsSection } from './lib/tar
 import { affinityScenario, affinitySection, type AffinityResult } from './scenarios/affinity.js';
 import { capacityScenario, capacitySection, type CapacityResult } from './scenarios/capacity.js';
 import { clusterScenario, clusterSection } from './scenarios/cluster.js';
+import { coldStartScenario, coldStartSection } from './scenarios/coldStart.js';
 import { faultsScenario, faultsSection, type FaultsResult } from './scenarios/faults.js';
 import { memoryChart, memoryScenario, memorySection, type MemoryResult } from './scenarios/memory.js';
 import { overheadCharts, overheadScenario, overheadSection, type OverheadResult } from './scenarios/overhead.js';
@@ -54,6 +55,7 @@ const SCENARIOS = {
       }),
     overheadSection,
   ),
+  coldStart: scenario(() => coldStartScenario({ ratePerSecond: quick ? 100 : 300, windowMs: quick ? 3_000 : 10_000, trialsPerNode: quick ? 1 : 2 }), coldStartSection),
   capacity: scenario(() => capacityScenario({ windowMs: quick ? 2_000 : 5_000, concurrency: 256 }), capacitySection),
   memory: scenario(() => memoryScenario({ steps: quick ? [200, 500] : [500, 1_000, 2_000] }), memorySection),
   faults: scenario(() => faultsScenario({ cancelSamples: quick ? 5 : 20 }), faultsSection),

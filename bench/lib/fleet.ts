@@ -93,8 +93,10 @@ export async function startFleet(options: {
   /** Settings of ingress `i` alone, e.g. its DEFAULT_MODEL. */
   ingressEnv?: (i: number) => Record<string, string>;
   nodeArgs?: readonly string[];
+  /** The Node.js binary the dispatchers and ingresses run on (the benchmark's own by default). */
+  node?: string;
 }): Promise<Fleet> {
-  const spawnOptions = { useBuild: true, ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}) };
+  const spawnOptions = { useBuild: true, ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}), ...(options.node ? { node: options.node } : {}) };
   const processes: ServiceProcess[] = [];
   const redis = options.redisEnv ? undefined : await provideRedis();
   const stop = async (): Promise<void> => {

@@ -51,6 +51,8 @@ export interface SpawnOptions {
   readonly cwd?: string;
   /** Extra node flags, e.g. `--cpu-prof` for benchmarks. */
   readonly nodeArgs?: readonly string[];
+  /** The Node.js binary to run the service on (this process's own by default), e.g. to compare Node versions. */
+  readonly node?: string;
   /**
    * Runs the service in a process group of its own, so a terminal's Ctrl-C (sent to the whole
    * foreground group) reaches only the parent, which stops the service itself, once and in order.
@@ -66,7 +68,7 @@ function entryArgs(name: ServiceName, useBuild: boolean): string[] {
 
 export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, options: SpawnOptions = {}): ServiceProcess {
   const argv = [...(options.nodeArgs ?? []), ...entryArgs(name, options.useBuild ?? false), ...(options.args ?? [])];
-  const child = spawn(process.execPath, argv, {
+  const child = spawn(options.node ?? process.execPath, argv, {
     cwd: options.cwd ?? ROOT,
     env: { ...RUNTIME_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
