@@ -18,6 +18,7 @@ import {
 } from '@infergate/shared';
 import { cacheFigures } from './affinity/engineCacheFigures.js';
 import { AffinityLanes } from './affinity/lanes.js';
+import { PrefillRate } from './affinity/prefillRate.js';
 import { CapacityGate } from './capacityGate.js';
 import { listenForControl } from './controlListener.js';
 import { EngineMonitor } from './engineMonitor.js';
@@ -127,6 +128,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
         log,
       )
     : undefined;
+  const prefill = new PrefillRate();
   const runContext: RunContext = {
       engine,
       dispatcherId: id,
@@ -143,7 +145,9 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
       ...(lanes ? { engineAccepted: (job) => lanes.writer.record(job) } : {}),
       answered: (job, tail) => {
         const figures = cacheFigures(tail);
-        if (figures) metrics.lanes.engineCache(job.model, figures);
+        if (!figures) return;
+        metrics.lanes.engineCache(job.model, figures);
+        prefill.observe(figures);
       },
   };
   const tracing = await startTracing(config, 'infergate-dispatcher', { 'service.instance.id': id });
@@ -182,7 +186,7 @@ export async function startDispatcher(config: DispatcherConfig, logger: Logger):
     models: () => discovery.models,
     modelCards: () => cards.current,
     draining: () => shutdown.draining,
-    ...(lanes ? { affinityEpoch: () => lanes.epoch.after(monitor.snapshot) } : {}),
+    ...(lanes ? { affinityEpoch: () => lanes.epoch.after(monitor.snapshot), prefillMsPerToken: () => prefill.msPerToken } : {}),
   });
 
   await listenForControl(control, names.controlChannel, (rid, reason) => running.abort(rid, reason));

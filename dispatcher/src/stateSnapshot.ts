@@ -15,6 +15,8 @@ export interface StateSources {
   draining(): boolean;
   /** The engine's cache epoch, when this dispatcher serves affinity lanes. */
   affinityEpoch?(): string;
+  /** The engine's recent prefill cost per prompt token, when this dispatcher serves lanes and has seen it. */
+  prefillMsPerToken?(): number | undefined;
 }
 
 /** What this dispatcher tells the registry, its `/state` route and its probes, as of now. */
@@ -38,6 +40,11 @@ export function stateSnapshot(s: StateSources): () => DispatcherState {
       updatedAt: Date.now(),
       draining,
       ...(s.affinityEpoch ? { affinityEpoch: s.affinityEpoch() } : {}),
+      ...prefill(s.prefillMsPerToken?.()),
     };
   };
+}
+
+function prefill(msPerToken: number | undefined): { prefillMsPerToken?: number } {
+  return msPerToken === undefined ? {} : { prefillMsPerToken: Math.round(msPerToken * 1e4) / 1e4 };
 }

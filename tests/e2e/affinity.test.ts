@@ -229,7 +229,7 @@ describe('cache affinity', () => {
     }
   });
 
-  it('sends the next turn elsewhere at once while its engine is saturated and another has room', async () => {
+  it('sends the next turn elsewhere promptly while its engine is saturated and another has room', async () => {
     const messages = conversation('busy');
     const home = (await turn(clients[0]!, messages, 'first')).engine;
     expect((await turn(clients[1]!, messages, 'second')).engine).toBe(home);
@@ -246,6 +246,39 @@ describe('cache affinity', () => {
       await release(held, [sim]);
     }
     expect(sim.stats().deferrals).toBe(0);
+  });
+
+  it('waits for its saturated engine when a slot there frees sooner than the prefill its cache saves', async () => {
+    // Engines that take 10 ms per uncached prompt token: the ~1,300 characters the owner holds save ~3 s of
+    // prefill, so the next turn may wait the whole bound for it although other engines are idle.
+    const usual = fleet.sims.map((s) => s.configure({}).prefillMsPerToken);
+    for (const s of fleet.sims) s.configure({ prefillMsPerToken: 10 });
+    const messages = conversation('patient');
+    const held: Call[] = [];
+    try {
+      const home = (await turn(clients[0]!, messages, 'first')).engine;
+      const sim = fleet.sims[home]!;
+      await waitForBackend(fleet.ingresses[0]!.url, sim.url, (d) => Number(d.prefill_ms_per_token) > 2, 'measured prefill cost');
+      held.push(...(await holdSlots(sim, 2)));
+      await waitForBackend(fleet.ingresses[0]!.url, sim.url, (d) => d.outside_load === 2, 'owner saturated');
+      const busyHitsBefore = await metric(fleet.ingresses[0]!.url, 'infergate_affinity_requests_total{model="affinity-model",decision="hit",reason="owner_busy"');
+      const homeLane = lane(home);
+      try {
+        const pending = turn(clients[0]!, messages, 'second');
+        await waitFor(async () => (await homeLane.getJobCountByTypes('waiting', 'prioritized')) === 1, 5_000, 'job waiting in the busy owner\'s lane');
+        held.shift()!.abort();
+        const served = await pending;
+        expect(served.engine).toBe(home);
+        expect(served.ms).toBeLessThan(MAX_WAIT_MS * 2);
+      } finally {
+        await homeLane.close();
+      }
+      expect(await metric(fleet.ingresses[0]!.url, 'infergate_affinity_requests_total{model="affinity-model",decision="hit",reason="owner_busy"')).toBe(busyHitsBefore + 1);
+      expect(sim.stats().deferrals).toBe(0);
+    } finally {
+      fleet.sims.forEach((s, i) => s.configure({ prefillMsPerToken: usual[i]! }));
+      await release(held, fleet.sims);
+    }
   });
 
   it('serves the turn elsewhere at the bound when its engine stops pulling, and at once once the engine is known gone', async () => {

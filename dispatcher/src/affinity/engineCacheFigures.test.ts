@@ -4,7 +4,7 @@ import { cacheFigures, ResponseTail, TAIL_BYTES } from './engineCacheFigures.js'
 describe("engines' cache figures from the tail of an answer", () => {
   it("reads llama.cpp's final timings from a stream's last event", () => {
     const last = 'data: {"choices":[{"finish_reason":"stop","index":0,"delta":{}}],"timings":{"cache_n":96,"prompt_n":24,"prompt_ms":12.1}}\n\ndata: [DONE]\n\n';
-    expect(cacheFigures(Buffer.from(last))).toEqual({ cached: 96, evaluated: 24 });
+    expect(cacheFigures(Buffer.from(last))).toEqual({ cached: 96, evaluated: 24, promptMs: 12.1 });
   });
 
   it('reads OpenAI-style usage with cached tokens (vLLM)', () => {

@@ -14,13 +14,13 @@ export class AffinityMetrics {
     const registers = [registry];
     this.routed = new Counter({
       name: 'infergate_affinity_requests_total',
-      help: 'Requests with affinity keys, by decision: hit (sent to a lane, reason session or prefix; or held by every engine, reason everywhere, sent to the shared queue) or miss (shared queue; reason no_entry, owner_gone, owner_unavailable, owner_busy, lane_full, timeout, error).',
+      help: 'Requests with affinity keys, by decision: hit (sent to a lane, reason session or prefix, or owner_busy when its engine was full but the prefill saved outweighs the wait; or held by every engine, reason everywhere, sent to the shared queue) or miss (shared queue; reason no_entry, owner_gone, owner_unavailable, owner_busy, lane_full, timeout, error).',
       labelNames: ['model', 'decision', 'reason'] as const,
       registers,
     });
     this.steals = new Counter({
       name: 'infergate_affinity_steals_total',
-      help: 'Lane jobs moved to the shared queue because their engine had not started them within AFFINITY_MAX_WAIT_MS.',
+      help: 'Lane jobs moved to the shared queue because their engine had not started them within their bound (AFFINITY_MAX_WAIT_MS, or the prefill saved when the engine was busy).',
       labelNames: ['model'] as const,
       registers,
     });

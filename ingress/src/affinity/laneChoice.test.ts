@@ -3,7 +3,7 @@ import type { AffinityKeys, DispatcherState, IndexEntry } from '@infergate/share
 import { chooseLane, type LookupReading } from './laneChoice.js';
 
 const keys: AffinityKeys = { chain: { hashes: ['h0', 'h1', 'h2', 'h3'], covers: [256, 512, 768, 1024], promptChars: 2048 } };
-const settings = { imbalanceFreeSlots: 1, laneWaitingPerSlot: 2 };
+const settings = { imbalanceFreeSlots: 1, laneWaitingPerSlot: 2, maxWaitMs: 500 };
 
 function engine(id: string, free: number, extra: Partial<DispatcherState> = {}): DispatcherState {
   return {
@@ -25,7 +25,7 @@ const reading = (blocks: Holders[], extra: { session?: Holders; laneWaiting?: Ma
 describe('lane choice', () => {
   it('follows the longest indexed prefix, and reports how much of the prompt it covers', () => {
     const choice = chooseLane(keys, reading([at('a'), at('a'), at('b'), undefined]), [engine('a', 2), engine('b', 2)], settings);
-    expect(choice).toEqual({ lane: 'b', via: 'prefix', matchedChars: 768 });
+    expect(choice).toEqual({ lane: 'b', via: 'prefix', matchedChars: 768, waitMs: 500 });
   });
 
   it('prefers the session over the prefix', () => {
@@ -56,6 +56,22 @@ describe('lane choice', () => {
     expect(chooseLane(keys, reading([at('a')]), [engine('a', 0), engine('b', 2)], { ...settings, imbalanceFreeSlots: 0 })).toMatchObject({ lane: 'a' });
   });
 
+  it('waits for a full owner beside an idle engine only as long as the prefill its cache saves', () => {
+    // 1,024 characters held, ~256 tokens at 1 ms each: worth up to 256 ms of waiting.
+    const slow = (id: string, free: number) => engine(id, free, { prefillMsPerToken: 1 });
+    expect(chooseLane(keys, reading([at('a'), at('a'), at('a'), at('a')]), [slow('a', 0), slow('b', 2)], settings)).toEqual({
+      lane: 'a', via: 'prefix', matchedChars: 1024, waitMs: 256, busy: true,
+    });
+    // Never longer than the steal bound.
+    expect(chooseLane(keys, reading([at('a'), at('a'), at('a'), at('a')]), [slow('a', 0), slow('b', 2)], { ...settings, maxWaitMs: 100 })).toMatchObject({ lane: 'a', waitMs: 100 });
+    // Only what the best engine with room lacks counts: b holds 768 of the 1,024 characters.
+    expect(chooseLane(keys, reading([[at('a'), at('b')], [at('a'), at('b')], [at('a'), at('b')], at('a')]), [slow('a', 0), slow('b', 2)], settings)).toMatchObject({ lane: 'a', waitMs: 64, busy: true });
+    // A cache that saves next to nothing (a fast engine), or an engine that reports no timings: where the room is.
+    const fast = [engine('a', 0, { prefillMsPerToken: 0.01 }), engine('b', 2)];
+    expect(chooseLane(keys, reading([at('a'), at('a'), at('a'), at('a')]), fast, settings)).toEqual({ miss: 'owner_busy' });
+    expect(chooseLane(keys, reading([[at('a'), at('b')], at('a')]), [slow('a', 0), slow('b', 2)], { ...settings, maxWaitMs: 0 })).toEqual({ lane: 'b', via: 'prefix', matchedChars: 256, waitMs: 0 });
+  });
+
   it('skips a lane that already holds its share of waiting jobs', () => {
     const deep = reading([at('a')], { laneWaiting: new Map([['a', 4]]) });
     expect(chooseLane(keys, deep, [engine('a', 0), engine('b', 0)], settings)).toMatchObject({ miss: 'lane_full' });
@@ -63,14 +79,14 @@ describe('lane choice', () => {
 
   it('of several engines holding the prefix, takes one with a free slot rather than wait for the newest', () => {
     const fleet = [engine('a', 0), engine('b', 1), engine('c', 2)];
-    expect(chooseLane(keys, reading([[at('a'), at('b')], [at('a'), at('b')]]), fleet, settings)).toEqual({ lane: 'b', via: 'prefix', matchedChars: 512 });
+    expect(chooseLane(keys, reading([[at('a'), at('b')], [at('a'), at('b')]]), fleet, settings)).toEqual({ lane: 'b', via: 'prefix', matchedChars: 512, waitMs: 500 });
     // Both holders full and no engine idle: it waits for the newest.
     expect(chooseLane(keys, reading([[at('a'), at('b')]]), [engine('a', 0), engine('b', 0), engine('c', 0)], settings)).toMatchObject({ lane: 'a' });
   });
 
   it('takes an engine holding a shorter prefix with a free slot before a cold one when the longest holder is full', () => {
     const fleet = [engine('a', 0), engine('b', 1), engine('c', 2)];
-    expect(chooseLane(keys, reading([[at('a'), at('b')], at('a'), at('a')]), fleet, settings)).toEqual({ lane: 'b', via: 'prefix', matchedChars: 256 });
+    expect(chooseLane(keys, reading([[at('a'), at('b')], at('a'), at('a')]), fleet, settings)).toEqual({ lane: 'b', via: 'prefix', matchedChars: 256, waitMs: 500 });
   });
 
   it('sends a prefix every engine holds to the shared queue: no lane is warmer than another', () => {

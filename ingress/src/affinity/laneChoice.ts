@@ -13,14 +13,26 @@ export interface GuardSettings {
   /** The owner has no free slot while another engine has at least this many: skip the lane (0: never). */
   readonly imbalanceFreeSlots: number;
   readonly laneWaitingPerSlot: number;
+  /** The steal bound: the longest a request waits in a lane (AFFINITY_MAX_WAIT_MS). */
+  readonly maxWaitMs: number;
 }
+
+/** No tokenizer at the ingress: English text runs about 4 characters to a token (as the simulator counts). */
+const CHARS_PER_TOKEN = 4;
+
+/** A shorter wait is not worth a lane: the steal's two Redis round trips would cost what it saves. */
+const MIN_BUSY_WAIT_MS = 5;
 
 /** Why a request with affinity keys still went to the shared queue. */
 export type MissReason = 'no_entry' | 'owner_gone' | 'owner_unavailable' | 'owner_busy' | 'lane_full';
 
 export type LaneChoice =
-  /** `matchedChars`: the prompt prefix the index says the lane's engine holds. */
-  | { readonly lane: string; readonly via: 'session' | 'prefix'; readonly matchedChars: number }
+  /**
+   * `matchedChars`: the prompt prefix the index says the lane's engine holds;
+   * `waitMs`: how long the request may wait there before any engine may take it;
+   * `busy`: the engine was full while another had room, and the prefill saved outweighs the wait.
+   */
+  | { readonly lane: string; readonly via: 'session' | 'prefix'; readonly matchedChars: number; readonly waitMs: number; readonly busy?: true }
   /** Every engine that could take it holds the prefix: the shared queue, where the first free slot takes it. */
   | { readonly everywhere: true; readonly matchedChars: number }
   | { readonly miss: MissReason };
@@ -29,10 +41,14 @@ export type LaneChoice =
  * Picks the lane a request waits in, if any: the engine named by its
  * session, else one holding its longest indexed prefix (of several holders,
  * one with a free slot; none when every engine holds it), provided that engine is alive in the same cache
- * epoch, pullable, and not far busier than the rest (SGLang's imbalance
- * guard, in slots: a warm cache is never worth waiting beside an idle
- * engine; an engine holding a shorter prefix with a free slot is taken
- * before a cold one). Pure, so every rule is tested without Redis.
+ * epoch and pullable. An owner with no free slot while another engine has
+ * room (SGLang's imbalance guard, in slots) is waited for only as long as
+ * the prefill its cache saves: the engine's measured cost per token times
+ * the tokens it holds beyond what the best engine with room holds. That is
+ * the ski-rental rule: waiting at most what the alternative costs loses at
+ * most 2× against knowing the owner's next free slot in advance. Without a
+ * measured cost (vLLM), such a request goes where there is room. Pure, so
+ * every rule is tested without Redis.
  */
 export function chooseLane(
   keys: AffinityKeys,
@@ -62,7 +78,7 @@ export function chooseLane(
 
   const sessionOwner = pick(current(reading.session));
   const held = sessionOwner ? { owner: sessionOwner, k: matchedIndex(reading.blocks, sessionOwner.id), holders: [] } : longestHeld(reading.blocks.length - 1, pick);
-  const via = sessionOwner ? 'session' : 'prefix';
+  const via: 'session' | 'prefix' = sessionOwner ? 'session' : 'prefix';
   if (!held) {
     const named = reading.session.length > 0 || reading.blocks.some((b) => b.length > 0);
     return { miss: named ? 'owner_gone' : 'no_entry' };
@@ -78,14 +94,18 @@ export function chooseLane(
     return { everywhere: true, matchedChars: matched(held.k) };
   }
   if (waiting(owner) >= owner.slots.total * settings.laneWaitingPerSlot) return { miss: 'lane_full' };
+  const lane = { lane: owner.id, via, matchedChars: matched(held.k), waitMs: settings.maxWaitMs };
   if (settings.imbalanceFreeSlots > 0 && room(owner) <= 0) {
     const idle = fleet.some((d) => d !== owner && pullable(d) && room(d) >= settings.imbalanceFreeSlots);
     if (idle) {
       const warmer = via === 'prefix' ? longestHeld(held.k - 1, (holders) => holders.find(hasRoom)) : undefined;
-      return warmer ? { lane: warmer.owner.id, via, matchedChars: matched(warmer.k) } : { miss: 'owner_busy' };
+      const savedChars = lane.matchedChars - (warmer ? matched(warmer.k) : 0);
+      const waitMs = Math.min(settings.maxWaitMs, ((owner.prefillMsPerToken ?? 0) * savedChars) / CHARS_PER_TOKEN);
+      if (waitMs >= MIN_BUSY_WAIT_MS) return { ...lane, waitMs: Math.round(waitMs), busy: true };
+      return warmer ? { lane: warmer.owner.id, via, matchedChars: matched(warmer.k), waitMs: settings.maxWaitMs } : { miss: 'owner_busy' };
     }
   }
-  return { lane: owner.id, via, matchedChars: matched(held.k) };
+  return lane;
 }
 
 function pullable(d: DispatcherState): boolean {

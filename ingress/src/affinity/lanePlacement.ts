@@ -10,7 +10,7 @@ export interface PlacementHooks {
 
 /**
  * Where one queued request is, lane or shared queue, and the steal at the
- * bound: a job still waiting in its lane after `maxWaitMs` is moved to the
+ * bound: a job still waiting in its lane after its `waitMs` is moved to the
  * shared queue (removal succeeds only while no dispatcher holds it), where
  * any engine may take it. A cancel or the queue deadline waits for a move in
  * progress, so it never misses the job between the two queues.
@@ -21,17 +21,20 @@ export class Placement {
   private inLane: boolean;
   private closed = false;
   private readonly shared: Queue;
+  private readonly lane: Queue | undefined;
+  private readonly waitMs: number;
   private readonly enqueuedAt = Date.now();
 
   constructor(
     private readonly job: InferenceJob,
     private readonly priority: number | undefined,
-    private readonly lane: Queue | undefined,
-    private readonly maxWaitMs: number,
+    lane: { readonly queue: Queue; readonly waitMs: number } | undefined,
     private readonly queues: JobQueues,
     private readonly metrics: AffinityMetrics,
     private readonly hooks: PlacementHooks,
   ) {
+    this.lane = lane?.queue;
+    this.waitMs = lane?.waitMs ?? 0;
     this.inLane = lane !== undefined;
     this.shared = queues.queue(job.model);
   }
@@ -39,7 +42,7 @@ export class Placement {
   async enqueue(): Promise<void> {
     if (!this.lane) return this.queues.enqueue(this.job, this.priority);
     await this.queues.enqueue(this.job, this.priority, this.lane);
-    this.timer = setTimeout(() => this.steal(), this.maxWaitMs);
+    this.timer = setTimeout(() => this.steal(), this.waitMs);
   }
 
   /** Removes the job wherever it waits; false when a dispatcher has it. */
@@ -72,7 +75,7 @@ export class Placement {
         // Held by its dispatcher: usually starting (the first frame clears
         // this timer), but a job it had to put back waits again and must
         // still leave at a bound.
-        this.timer = setTimeout(() => this.steal(), this.maxWaitMs);
+        this.timer = setTimeout(() => this.steal(), this.waitMs);
         return;
       }
       this.inLane = false;

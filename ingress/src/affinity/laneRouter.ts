@@ -17,7 +17,8 @@ import { Placement, type PlacementHooks } from './lanePlacement.js';
 /** Where a request goes: the keys its job carries, and the lane it waits in (none: the shared queue). */
 export interface Routing {
   readonly affinity?: JobAffinity;
-  readonly lane?: string;
+  /** The lane and how long the request may wait there (the shared queue when absent). */
+  readonly lane?: { readonly id: string; readonly waitMs: number };
 }
 
 const NO_ROUTING: Routing = {};
@@ -47,6 +48,7 @@ export class LaneRouter {
     this.guards = {
       imbalanceFreeSlots: config.AFFINITY_IMBALANCE_FREE_SLOTS,
       laneWaitingPerSlot: config.AFFINITY_LANE_WAITING_PER_SLOT,
+      maxWaitMs: config.AFFINITY_MAX_WAIT_MS,
     };
   }
 
@@ -86,12 +88,12 @@ export class LaneRouter {
       this.metrics.decided(model, 'hit', 'everywhere', choice.matchedChars, promptChars);
       return { affinity };
     }
-    this.metrics.decided(model, 'hit', choice.via, choice.matchedChars, promptChars);
-    return { affinity, lane: choice.lane };
+    this.metrics.decided(model, 'hit', choice.busy ? 'owner_busy' : choice.via, choice.matchedChars, promptChars);
+    return { affinity, lane: { id: choice.lane, waitMs: choice.waitMs } };
   }
 
   place(job: InferenceJob, routing: Routing, priority: number | undefined, hooks: PlacementHooks): Placement {
-    const lane = routing.lane === undefined ? undefined : this.queues.lane(job.model, routing.lane);
-    return new Placement(job, priority, lane, this.config.AFFINITY_MAX_WAIT_MS, this.queues, this.metrics, hooks);
+    const lane = routing.lane === undefined ? undefined : { queue: this.queues.lane(job.model, routing.lane.id), waitMs: routing.lane.waitMs };
+    return new Placement(job, priority, lane, this.queues, this.metrics, hooks);
   }
 }

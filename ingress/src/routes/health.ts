@@ -20,6 +20,7 @@ function backendDetail(d: DispatcherState) {
     blocked_by: d.blockedBy,
     last_error: d.lastError,
     last_heartbeat: d.updatedAt / 1000,
+    prefill_ms_per_token: d.prefillMsPerToken ?? null,
   };
 }
 

@@ -76,7 +76,7 @@ export async function inferenceRoutes(app: FastifyInstance, ctx: IngressContext)
       lost: (err) => relay.fail(gatewayError('redis_unavailable', undefined, { retryAfterSeconds: 1, cause: err })),
     });
     const queueUpdates = fields.stream && request.headers[QUEUE_UPDATES_HEADER] === '1';
-    const relay = openRelay(ctx, request, reply, job, release, { placement, ticket, lane: lane.lane, queueUpdates, trace });
+    const relay = openRelay(ctx, request, reply, job, release, { placement, ticket, lane: lane.lane?.id, queueUpdates, trace });
     try {
       await (placement ? placement.enqueue() : ctx.jobs.enqueue(job, priority));
       ctx.queueDepths.added(model);

@@ -23,6 +23,12 @@ export interface DispatcherState {
    */
   readonly affinityEpoch?: string;
   /**
+   * With affinity lanes: what the engine spends per uncached prompt token
+   * (ms), from its own recent timings. Unknown (absent) until it has
+   * reported some; vLLM never does.
+   */
+  readonly prefillMsPerToken?: number;
+  /**
    * The engine's own `/v1/models` entries, every field as the engine sent it
    * (llama.cpp `aliases`, `meta`; vLLM `max_model_len`, `root`…). Absent from
    * older dispatchers.
