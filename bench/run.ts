@@ -65,6 +65,7 @@ const SCENARIOS = {
   tracing: featureCost('tracing'),
   accounting: featureCost('accounting'),
   fairShare: featureCost('fairShare'),
+  affinityCost: featureCost('affinityCost'),
 } satisfies Record<string, Scenario>;
 
 type ScenarioName = keyof typeof SCENARIOS;

@@ -102,7 +102,17 @@ function fairShare(): Feature {
   };
 }
 
-export const FEATURES = { tracing, accounting, fairShare } as const;
+/**
+ * Cache affinity as the default turns it on: the dispatcher's lane consumer
+ * and index writes, the ingress's key computation. The load's prompts are
+ * shorter than one block, so no lookup is made: the cost of a lookup is the
+ * affinity scenario's single-turn part.
+ */
+function affinityCost(): Feature {
+  return { env: { AFFINITY_ENABLED: 'false' }, on: { AFFINITY_ENABLED: 'true' } };
+}
+
+export const FEATURES = { tracing, accounting, fairShare, affinityCost } as const;
 export type FeatureName = keyof typeof FEATURES;
 
 function pidsOf(fleet: Fleet): Record<string, number> {
@@ -163,6 +173,10 @@ const DESCRIPTIONS: Record<FeatureName, { title: string; sides: string }> = {
   fairShare: {
     title: 'Fair queueing on vs. off (same run)',
     sides: 'both authenticating one API key, one with FAIR_SHARE=false, one taking a fair-share ticket (one Redis script) before each enqueue and settling the tenant\'s share after',
+  },
+  affinityCost: {
+    title: 'Cache affinity on vs. off, prompts shorter than a block (same run)',
+    sides: 'one with AFFINITY_ENABLED=false, one with it on (a lane per model on the dispatcher, affinity keys computed per request; the prompts are too short for a lookup)',
   },
   accounting: {
     title: 'Token accounting on vs. off (same run)',

@@ -27,7 +27,6 @@ const MAIN_KEY = 'main-key-0123456789abcdef';
 const SOLO_KEY = 'solo-key-0123456789abcdef';
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
 
-// Off by default until the benchmark meets its TTFT targets (docs/performance.md).
 const AFFINITY = process.env.AFFINITY_ENABLED ?? 'true';
 
 let fleet: TestFleet;

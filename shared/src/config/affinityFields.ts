@@ -13,7 +13,7 @@ const millis = z.coerce.number().nonnegative();
 
 /** Read by both roles: the ingress stops routing to lanes, the dispatcher stops recording and reading them. */
 export const affinityCommonFields = {
-  AFFINITY_ENABLED: flag.default(false),
+  AFFINITY_ENABLED: flag.default(true),
 };
 
 export const affinityIngressFields = {
