@@ -27,7 +27,9 @@ export async function buildApp(ctx: IngressContext): Promise<FastifyInstance> {
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    return503OnClosing: true,
+    // A request that reaches a closing ingress on an open keep-alive connection goes on to admission, which
+    // refuses it with the catalog's `shutting_down` (OpenAI-style, Retry-After); Fastify's own 503 has neither.
+    return503OnClosing: false,
     // The router's refusals (a target it cannot decode) come before any hook or error handler.
     frameworkErrors: (err, request, reply) => sendError(request, reply, asGatewayError(err)),
   });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { expectedTokens } from '@infergate/sim';
 import { startTestFleet, type TestFleet } from '../support/fleet.js';
 import { startIngressProcess, waitFor, waitForBackends } from '../support/services.js';
@@ -18,13 +18,14 @@ interface StreamResult {
   readonly endedAt: number;
 }
 
-async function stream(base: string, maxTokens: number, boundMs = 60_000): Promise<StreamResult> {
+/** `accepted`: called once the ingress has answered the request's head (it took the request). */
+async function stream(base: string, maxTokens: number, boundMs = 60_000, accepted?: () => void): Promise<StreamResult> {
   const res = await request(`${base}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: MODEL, stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] }),
     signal: AbortSignal.timeout(boundMs),
-  });
+  }).finally(accepted);
   const raw = await res.body.text();
   if (res.statusCode !== 200) return { status: res.statusCode, text: '', error: (JSON.parse(raw) as { error: { code: string } }).error.code, endedAt: Date.now() };
   let text = '';
@@ -129,6 +130,36 @@ describe('graceful shutdown', () => {
     expect(await dispatcherExit).toBe(0);
   }, 60_000);
 
+  it('answers a request that reaches it on an open connection while it drains with an OpenAI-style 503 and Retry-After', async () => {
+    fleet = await startTestFleet({ sims: [{ kind: 'llamacpp', slots: 4, ttftMs: 10, itlMs: 20, tokens: 200 }] });
+    const url = fleet.ingresses[0]!.url;
+    const held = stream(url, 100);
+    const connection = new Client(url);
+    try {
+      const post = (maxTokens: number) =>
+        connection.request({
+          path: '/v1/chat/completions',
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: MODEL, stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      // This connection's request is still streaming when the drain starts, so the connection is not idle.
+      const open = await post(25);
+      await waitFor(() => fleet!.sims[0]!.stats().processing === 2, 10_000, 'both streams running');
+      const exit = fleet.ingresses[0]!.stop('SIGTERM');
+      await waitFor(async () => (await fetch(`${url}/readyz`).then((r) => r.status).catch(() => 'closed')) !== 200, 10_000, 'ingress draining');
+      await open.body.text();
+      const refused = await post(1);
+      expect(refused.statusCode).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(((await refused.body.json()) as { error: { code: string; type: string } }).error).toMatchObject({ code: 'shutting_down', type: 'server_error' });
+      expect((await held).text).toBe(expectedTokens(100));
+      expect(await exit).toBe(0);
+    } finally {
+      await connection.close();
+    }
+  }, 60_000);
+
   it('a rolling restart of one ingress and one dispatcher under load loses no request', async () => {
     fleet = await startTestFleet({
       sims: [
@@ -142,16 +173,23 @@ describe('graceful shutdown', () => {
     let stop = false;
     const results: StreamResult[] = [];
     let turn = 0;
+    // Requests on their way to each node that it has not answered the head of yet.
+    const unanswered = new Map<string, number>();
     const clients = Array.from({ length: 8 }, async () => {
       while (!stop) {
         // A load balancer sends new requests only to nodes that are up.
         const targets = [...live];
-        results.push(await stream(targets[turn++ % targets.length]!, 20));
+        const target = targets[turn++ % targets.length]!;
+        unanswered.set(target, (unanswered.get(target) ?? 0) + 1);
+        results.push(await stream(target, 20, undefined, () => unanswered.set(target, unanswered.get(target)! - 1)));
       }
     });
     await waitFor(() => results.length >= 8, 20_000, 'the load under way');
     const leaving = f.ingresses[0]!;
     live.delete(leaving.url);
+    // The node is signalled once the balancer's last requests to it have arrived, as a balancer's
+    // deregistration delay (or a Kubernetes preStop pause) ensures; their streams are still open.
+    await waitFor(() => (unanswered.get(leaving.url) ?? 0) === 0, 10_000, 'requests already sent to the leaving ingress taken');
     expect(await leaving.stop('SIGTERM')).toBe(0);
     const replacement = await startIngressProcess(f.env);
     await waitForBackends(replacement.url, 2);
