@@ -18,14 +18,20 @@ interface StreamResult {
   readonly endedAt: number;
 }
 
-/** `accepted`: called once the ingress has answered the request's head (it took the request). */
-async function stream(base: string, maxTokens: number, boundMs = 60_000, accepted?: () => void): Promise<StreamResult> {
-  const res = await request(`${base}/v1/chat/completions`, {
-    method: 'POST',
+const CHAT_PATH = '/v1/chat/completions';
+
+/** A streamed chat completion of `maxTokens` tokens. */
+function chat(maxTokens: number) {
+  return {
+    method: 'POST' as const,
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: MODEL, stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] }),
-    signal: AbortSignal.timeout(boundMs),
-  }).finally(accepted);
+  };
+}
+
+/** `accepted`: called once the ingress has answered the request's head (it took the request). */
+async function stream(base: string, maxTokens: number, boundMs = 60_000, accepted?: () => void): Promise<StreamResult> {
+  const res = await request(`${base}${CHAT_PATH}`, { ...chat(maxTokens), signal: AbortSignal.timeout(boundMs) }).finally(accepted);
   const raw = await res.body.text();
   if (res.statusCode !== 200) return { status: res.statusCode, text: '', error: (JSON.parse(raw) as { error: { code: string } }).error.code, endedAt: Date.now() };
   let text = '';
@@ -136,13 +142,7 @@ describe('graceful shutdown', () => {
     const held = stream(url, 100);
     const connection = new Client(url);
     try {
-      const post = (maxTokens: number) =>
-        connection.request({
-          path: '/v1/chat/completions',
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: MODEL, stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] }),
-        });
+      const post = (maxTokens: number) => connection.request({ path: CHAT_PATH, ...chat(maxTokens) });
       // This connection's request is still streaming when the drain starts, so the connection is not idle.
       const open = await post(25);
       await waitFor(() => fleet!.sims[0]!.stats().processing === 2, 10_000, 'both streams running');
