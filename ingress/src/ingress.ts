@@ -17,6 +17,7 @@ import {
   type Logger,
 } from '@infergate/shared';
 import { IndexLookup } from './affinity/indexLookup.js';
+import { KnownHeads } from './affinity/knownHeads.js';
 import { LaneRouter } from './affinity/laneRouter.js';
 import { buildApp } from './app.js';
 import type { IngressContext } from './context.js';
@@ -51,12 +52,16 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   const target = redisTarget(config);
   const commands = createRedis(target, 'command', `ig-ingress-${ingressId}`);
   const subscriber = createRedis(target, 'subscriber', `ig-ingress-reply-${ingressId}`);
+  // Its own connection: the reply connection's loss fails open responses, this one's only voids the copy,
+  // and the reply path keeps its one-channel fast path.
+  const headsSubscriber = config.AFFINITY_ENABLED && config.AFFINITY_KNOWN_HEADS_MAX > 0 ? createRedis(target, 'subscriber', `ig-ingress-heads-${ingressId}`) : undefined;
   // The probes read the router, registry and queues below when Prometheus scrapes, long after start-up.
   const metrics = new IngressMetrics({
     openRequests: () => router.open,
     models: (): ReadonlySet<string> => registry.knownModels,
     dispatchers: (): readonly DispatcherState[] => registry.live,
     redisConnections: () => ({ commands: commands.status === 'ready', replies: router.ready }),
+    knownHeads: (): ReadonlyMap<string, number> => knownHeads?.sizes() ?? new Map<string, number>(),
     inspector: new QueueInspector(commands, (model, lane): Queue => queues.forInspection(model, lane), (model) => names.laneSet(model)),
     fairShare: {
       waitingByClass: (models) => positions.waitingByClass(models),
@@ -67,6 +72,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   const positions = new QueuePositions(commands, names);
   watchRedisConnection(commands, 'commands', failures);
   watchRedisConnection(subscriber, 'replies', failures);
+  if (headsSubscriber) watchRedisConnection(headsSubscriber, 'affinity_heads', failures);
   await waitReady(commands);
   const router = new ReplyRouter(createSubscriber(subscriber), names.replyChannel(ingressId), log);
   await router.start();
@@ -80,7 +86,8 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   await registry.start();
   const queues = new JobQueues(commands, names, failures);
   const tracing = await startTracing(config, 'infergate-ingress', { 'service.instance.id': ingressId });
-  const lanes = new LaneRouter(config, registry, new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS), queues, metrics.affinity);
+  const knownHeads = headsSubscriber ? new KnownHeads(createSubscriber(headsSubscriber), commands, names, config.AFFINITY_KNOWN_HEADS_MAX, failures) : undefined;
+  const lanes = new LaneRouter(config, registry, new IndexLookup(commands, names, config.AFFINITY_LOOKUP_TIMEOUT_MS), queues, metrics.affinity, knownHeads);
   const limiter = new KeyLimiter(commands, names, config.KEY_LEASE_SECONDS * 1000, failures);
   const usage = new UsageAccounting(config, commands, names, failures, metrics.tokens);
   const fair = config.FAIR_SHARE ? new FairShare(commands, names, positions, metrics.fairShare, failures) : undefined;
@@ -128,6 +135,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
       limiter.close();
       await queues.close();
       await router.stop();
+      knownHeads?.close();
       await tracing?.shutdown();
       await commands.quit().catch(() => commands.disconnect());
     },

@@ -23,7 +23,8 @@ export type IngressOperation =
   | 'usage_index'
   | 'engine_read_send'
   | 'fair_share'
-  | 'queue_position';
+  | 'queue_position'
+  | 'affinity_heads_load';
 
 export type IngressFailures = InternalFailures<IngressOperation>;
 
@@ -37,6 +38,8 @@ export interface IngressProbes {
   /** Connection name → whether it is usable now. */
   redisConnections(): Readonly<Record<string, boolean>>;
   readonly inspector: Pick<QueueInspector, 'summaries'>;
+  /** Heads in this ingress's copy of each model's affinity heads set. */
+  knownHeads(): ReadonlyMap<string, number>;
   /** Absent: the fair queue's gauges report nothing. */
   readonly fairShare?: FairShareProbes;
 }
@@ -155,6 +158,16 @@ export class IngressMetrics {
       registers,
       collect() {
         for (const [connection, up] of Object.entries(probes.redisConnections())) this.set({ connection }, up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'infergate_affinity_known_heads',
+      help: 'Prefix chains and sessions this ingress knows the affinity index may hold (its copy of the heads set); a request whose heads are not among them skips the index lookup.',
+      labelNames: ['model'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, heads] of probes.knownHeads()) this.set({ model }, heads);
       },
     });
     const queues = () => this.queueSummaries();

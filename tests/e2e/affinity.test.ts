@@ -178,6 +178,35 @@ describe('cache affinity', () => {
     expect(hits).toBeGreaterThan(0);
   });
 
+  it('skips the lookup of a prompt no engine has served, and an ingress that joins later knows the prefixes served before it', async () => {
+    const knowsHeads = async (url: string) => ((await (await fetch(`${url}/metrics`)).text()).includes(`infergate_affinity_known_heads{model="${MODEL}"}`) ? true : undefined);
+    const notIndexed = (url: string) => metric(url, `infergate_affinity_requests_total{model="${MODEL}",decision="miss",reason="not_indexed"}`);
+    const lookups = (url: string) => metric(url, 'infergate_affinity_lookup_seconds_count');
+    // An ingress loads its copy of the model's heads at its first request for the model.
+    const loadCopy = async (client: OpenAI, url: string) => {
+      await turn(client, conversation(`opens-the-copy-${url}`), 'hello');
+      await waitFor(() => knowsHeads(url), 10_000, `${url} trusting its copy of the heads`);
+    };
+    const first = fleet.ingresses[0]!.url;
+    await loadCopy(clients[0]!, first);
+    const [skippedBefore, lookupsBefore] = [await notIndexed(first), await lookups(first)];
+    const messages = conversation('joined-later');
+    const opening = await turn(clients[0]!, messages, 'first');
+    expect([(await notIndexed(first)) - skippedBefore, (await lookups(first)) - lookupsBefore]).toEqual([1, 0]);
+    let late: IngressProcess | undefined;
+    try {
+      late = await startIngressProcess({ ...fleet.env, API_KEYS: `main:${MAIN_KEY}`, AFFINITY_MAX_WAIT_MS: String(MAX_WAIT_MS), AFFINITY_LOOKUP_TIMEOUT_MS: '1000' });
+      const client = new OpenAI({ baseURL: `${late.url}/v1`, apiKey: MAIN_KEY, maxRetries: 0 });
+      await waitForBackends(late.url, 3);
+      await loadCopy(client, late.url);
+      const next = await turn(client, messages, 'second');
+      expect(next.engine).toBe(opening.engine);
+      expect(await notIndexed(late.url)).toBe(0);
+    } finally {
+      await late?.stop();
+    }
+  });
+
   it('stores the index entries before the answer can reach the client, so a follow-up sent at once finds its engine', async () => {
     // MONITOR lists commands in the order Redis ran them. A non-streamed answer is head, body and end
     // in one burst: the entries must still be stored before the PUBLISH that carries its end.

@@ -29,6 +29,7 @@ describe('metric names', () => {
       models: () => [],
       dispatchers: () => [],
       redisConnections: () => ({}),
+      knownHeads: () => new Map(),
       inspector: {} as QueueInspector,
     });
     expect(ours(metrics.registry.getMetricsAsArray().map((m) => m.name))).toEqual(documented('Ingress'));

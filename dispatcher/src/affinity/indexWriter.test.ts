@@ -1,5 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createRedis, InternalFailures, MAX_INDEX_HOLDERS, parseIndexHolders, redisNames, waitReady, type InferenceJob, type RedisClient } from '@infergate/shared';
+import {
+  createLogger,
+  createRedis,
+  createSubscriber,
+  InternalFailures,
+  MAX_INDEX_HOLDERS,
+  parseHeadsAnnouncement,
+  parseIndexHolders,
+  redisNames,
+  waitReady,
+  type HeadsAnnouncement,
+  type InferenceJob,
+  type RedisClient,
+} from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../../tests/support/redis.js';
 import type { DispatcherOperation } from '../metrics.js';
 import type { CacheEpoch } from './cacheEpoch.js';
@@ -35,5 +48,21 @@ describe('index writer', () => {
     expect(await holdersOf('b', 'h0')).toEqual(await holdersOf('b', 'h1'));
     expect(await holdersOf('s', 's0')).toEqual(await holdersOf('b', 'h1'));
     expect(await commands.ttl(names.affinityKey('m', 'b', 'h0'))).toBeGreaterThan(50);
+  });
+
+  it('scores the first block and the session in the heads set with their expiry, and announces them', async () => {
+    const listener = createSubscriber(createRedis({ form: 'single', url: redis.url, credentials: {}, tls: false }, 'subscriber', 'index-writer-test-listener'));
+    const heard: HeadsAnnouncement[] = [];
+    await listener.subscribe(names.affinityAnnouncements('m'), (message) => heard.push(parseHeadsAnnouncement(message)!));
+    try {
+      const recordedAt = Date.now();
+      await writer('d9', 'e1').record(job);
+      await expect.poll(() => heard).toEqual([{ ttlSeconds: 60, heads: ['b.h0', 's.s0'] }]);
+      const scored = await commands.zrange(names.affinityHeads('m'), '0', '-1', 'WITHSCORES');
+      expect(scored.filter((_, i) => i % 2 === 0).sort()).toEqual(['b.h0', 's.s0']);
+      for (const score of scored.filter((_, i) => i % 2 === 1)) expect(Number(score)).toBeGreaterThan(recordedAt + 50_000);
+    } finally {
+      listener.close();
+    }
   });
 });

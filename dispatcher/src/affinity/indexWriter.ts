@@ -1,4 +1,15 @@
-import { encodeIndexEntry, RECORD_HOLDER_SCRIPT, type InferenceJob, type InternalFailures, type RedisClient, type RedisNames } from '@infergate/shared';
+import {
+  createPublisher,
+  encodeHeadsAnnouncement,
+  encodeIndexEntry,
+  indexHeads,
+  RECORD_HOLDER_SCRIPT,
+  type InferenceJob,
+  type InternalFailures,
+  type Publish,
+  type RedisClient,
+  type RedisNames,
+} from '@infergate/shared';
 import type { DispatcherOperation } from '../metrics.js';
 import type { CacheEpoch } from './cacheEpoch.js';
 
@@ -6,12 +17,16 @@ import type { CacheEpoch } from './cacheEpoch.js';
  * Records in the shared index that this dispatcher's engine now holds a
  * job's prefix blocks and session: one script call over at most
  * AFFINITY_MAX_BLOCKS + 1 keys, which puts this engine first among each
- * key's holders, each key expiring after the index TTL. Called
+ * key's holders, each key expiring after the index TTL, then announces the
+ * request's heads to the ingresses (they skip the lookup of a request whose
+ * heads no dispatcher recorded: ingress/src/affinity/knownHeads.ts). Called
  * only once the engine has answered (never when the job is picked), so a
  * request that was shed, retried elsewhere or failed never advertises a
  * holder that never got it.
  */
 export class IndexWriter {
+  private readonly publish: Publish;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly names: RedisNames,
@@ -19,7 +34,9 @@ export class IndexWriter {
     private readonly epoch: CacheEpoch,
     private readonly ttlSeconds: number,
     private readonly failures: InternalFailures<DispatcherOperation>,
-  ) {}
+  ) {
+    this.publish = createPublisher(redis).publish;
+  }
 
   /**
    * Resolves once the write is on the connection the reply frames use. The
@@ -36,12 +53,17 @@ export class IndexWriter {
       setImmediate(() => {
         const indexKeys = keys.blocks.map((hash) => this.names.affinityKey(job.model, 'b', hash));
         if (keys.session !== undefined) indexKeys.push(this.names.affinityKey(job.model, 's', keys.session));
+        const heads = indexHeads(keys.blocks[0], keys.session);
+        const report = (err: unknown) => this.failures.report('affinity_index_write', err, 'could not record the job in the affinity index', { rid: job.rid });
         // The index is a hint: a lost write costs one later cache miss, never a request.
         // EVAL, not EVALSHA: a script Redis does not have yet (a new process, a restarted Redis) would be
         // sent again only after the NOSCRIPT reply, behind the end frame the runner sends next.
         this.redis
-          .eval(RECORD_HOLDER_SCRIPT, indexKeys.length, ...indexKeys, value, `${this.dispatcherId} `, this.ttlSeconds)
-          .catch((err: unknown) => this.failures.report('affinity_index_write', err, 'could not record the job in the affinity index', { rid: job.rid }));
+          .eval(RECORD_HOLDER_SCRIPT, indexKeys.length + 1, this.names.affinityHeads(job.model), ...indexKeys, value, `${this.dispatcherId} `, this.ttlSeconds, ...heads)
+          .catch(report);
+        // Sent after the script on the same connection, so Redis runs it after the entries exist: an ingress
+        // that heard it finds them. Also before the end frame, which its client waits for.
+        this.publish(this.names.affinityAnnouncements(job.model), encodeHeadsAnnouncement({ ttlSeconds: this.ttlSeconds, heads })).catch(report);
         resolve();
       }),
     );

@@ -14,7 +14,7 @@ export class AffinityMetrics {
     const registers = [registry];
     this.routed = new Counter({
       name: 'infergate_affinity_requests_total',
-      help: 'Requests with affinity keys, by decision: hit (sent to a lane, reason session or prefix, or owner_busy when its engine was full but the prefill saved outweighs the wait; or held by every engine, reason everywhere, sent to the shared queue) or miss (shared queue; reason no_entry, owner_gone, owner_unavailable, owner_busy, lane_full, timeout, error).',
+      help: 'Requests with affinity keys, by decision: hit (sent to a lane, reason session or prefix, or owner_busy when its engine was full but the prefill saved outweighs the wait; or held by every engine, reason everywhere, sent to the shared queue) or miss (shared queue; reason not_indexed when no engine served its first block or session, so it was not looked up, no_entry, owner_gone, owner_unavailable, owner_busy, lane_full, timeout, error).',
       labelNames: ['model', 'decision', 'reason'] as const,
       registers,
     });

@@ -11,6 +11,7 @@ import type { JobQueues } from '../jobQueues.js';
 import type { FleetView } from '../context.js';
 import type { AffinityMetrics } from './affinityMetrics.js';
 import type { IndexLookup } from './indexLookup.js';
+import type { KnownHeads } from './knownHeads.js';
 import { chooseLane, type GuardSettings } from './laneChoice.js';
 import { Placement, type PlacementHooks } from './lanePlacement.js';
 
@@ -39,6 +40,8 @@ export class LaneRouter {
     private readonly lookup: IndexLookup,
     private readonly queues: JobQueues,
     private readonly metrics: AffinityMetrics,
+    /** Absent: every request with keys is looked up. */
+    private readonly known?: KnownHeads,
   ) {
     this.keyOptions = {
       blockChars: config.AFFINITY_BLOCK_CHARS,
@@ -71,10 +74,14 @@ export class LaneRouter {
     const keys = affinityKeys(body, { header: typeof header === 'string' ? header : undefined, principal }, this.keyOptions);
     if (keys === undefined) return NO_ROUTING;
     const affinity: JobAffinity = keys.session === undefined ? { blocks: keys.chain.hashes } : { session: keys.session, blocks: keys.chain.hashes };
+    const promptChars = keys.chain.promptChars;
+    if (this.known?.absent(model, keys)) {
+      this.metrics.decided(model, 'miss', 'not_indexed', 0, promptChars);
+      return { affinity };
+    }
     const started = performance.now();
     const result = await this.lookup.read(model, keys, live.map((d) => d.id));
     this.metrics.lookedUp(model, (performance.now() - started) / 1000);
-    const promptChars = keys.chain.promptChars;
     if ('failed' in result) {
       this.metrics.decided(model, 'miss', result.failed, 0, promptChars);
       return { affinity };

@@ -141,6 +141,7 @@ async function harness(env: Env = {}, depth = 0, operator?: OperatorAccess): Pro
     models: () => [],
     dispatchers: () => [],
     redisConnections: () => ({}),
+    knownHeads: () => new Map(),
     inspector: { summaries: async () => [] },
   });
   const ctx: IngressContext = {

@@ -36,13 +36,45 @@ export function parseIndexHolders(raw: string | null | undefined): IndexEntry[] 
 }
 
 /**
- * The script that records a holder: puts it first in each key's list, drops
- * its older mention, keeps MAX_INDEX_HOLDERS and renews the TTL. Every key
- * of one call is in one model's hash slot. ARGV: the holder's entry, its
- * dispatcher id followed by a space, the TTL in seconds.
+ * The heads of a request's keys, as the index's heads set names them: its
+ * first prefix block (a match on any block implies one on the first) and its
+ * session. An index that holds neither holds nothing for the request.
+ */
+export function indexHeads(firstBlock: string | undefined, session: string | undefined): string[] {
+  const heads = firstBlock === undefined ? [] : [`b.${firstBlock}`];
+  if (session !== undefined) heads.push(`s.${session}`);
+  return heads;
+}
+
+/** What a dispatcher publishes after recording: the heads it recorded and how long their entries live. */
+export interface HeadsAnnouncement {
+  readonly ttlSeconds: number;
+  readonly heads: readonly string[];
+}
+
+export function encodeHeadsAnnouncement(announcement: HeadsAnnouncement): string {
+  return `${announcement.ttlSeconds} ${announcement.heads.join(' ')}`;
+}
+
+/** Undefined for a message that is not an announcement. */
+export function parseHeadsAnnouncement(message: Buffer | string): HeadsAnnouncement | undefined {
+  const [ttl, ...heads] = message.toString().split(' ');
+  const ttlSeconds = Number(ttl);
+  return Number.isFinite(ttlSeconds) && ttlSeconds > 0 && heads.length > 0 ? { ttlSeconds, heads } : undefined;
+}
+
+/**
+ * The script that records a holder: puts it first in each index key's list,
+ * drops its older mention, keeps MAX_INDEX_HOLDERS and renews the TTL; then
+ * scores the heads in the heads set with their new expiry (milliseconds,
+ * Redis's clock), drops the expired ones and lets the set itself expire with
+ * its last entry. KEYS: the heads set, then the index keys, all in one
+ * model's hash slot. ARGV: the holder's entry, its dispatcher id followed by
+ * a space, the TTL in seconds, then the heads.
  */
 export const RECORD_HOLDER_SCRIPT = `
-for i, key in ipairs(KEYS) do
+for i = 2, #KEYS do
+  local key = KEYS[i]
   local value = ARGV[1]
   local count = 1
   local old = redis.call('GET', key)
@@ -57,5 +89,15 @@ for i, key in ipairs(KEYS) do
   end
   redis.call('SET', key, value, 'EX', ARGV[3])
 end
-return #KEYS
+if #ARGV > 3 then
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local ttl = tonumber(ARGV[3]) * 1000
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  for i = 4, #ARGV do
+    redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
+  end
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return #KEYS - 1
 `;

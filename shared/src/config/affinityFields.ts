@@ -24,6 +24,12 @@ export const affinityIngressFields = {
   AFFINITY_MAX_BLOCKS: z.coerce.number().int().min(1).max(512).default(64),
   /** Also treat the request's `user` field as a session key (off: `user` is an end-user id, not a conversation). */
   AFFINITY_USER_AS_SESSION: flag.default(false),
+  /**
+   * Heads (first prefix blocks, sessions) this ingress keeps per model in its
+   * copy of the index's heads, so a request none of whose heads an engine
+   * served skips the lookup (0: no copy, every request is looked up).
+   */
+  AFFINITY_KNOWN_HEADS_MAX: count.default(200_000),
   /** Time budget of the index lookup; past it the request goes to the shared queue. */
   AFFINITY_LOOKUP_TIMEOUT_MS: millis.max(1000).default(2),
   /** The steal bound: longest a request waits in its warm engine's lane before any engine may take it. */

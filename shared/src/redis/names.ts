@@ -21,6 +21,14 @@ export interface RedisNames {
   /** Affinity index entry of a prefix-chain hash (`kind` b) or session hash (`kind` s) of a model. */
   affinityKey(model: string, kind: 'b' | 's', hash: string): string;
   /**
+   * Sorted set of a model's index heads (first prefix blocks and sessions,
+   * as `indexHead` names them), scored by when their entry expires: what an
+   * ingress loads to know which heads the index may hold.
+   */
+  affinityHeads(model: string): string;
+  /** Where dispatchers announce each head they record, so ingresses keep their copy of {@link affinityHeads} current. */
+  affinityAnnouncements(model: string): string;
+  /**
    * Fair-share state of one priority class of a model: its virtual clock and
    * each tenant's virtual finish time (ingress/src/fairness). The model's tag,
    * so one script reads it beside the model's queue.
@@ -74,6 +82,8 @@ export function redisNames(prefix: string): RedisNames {
     // depths) is one pipeline to one Cluster node.
     laneSet: (model) => `${prefix}:aff:{m.${encodeURIComponent(model)}}:lanes`,
     affinityKey: (model, kind, hash) => `${prefix}:aff:{m.${encodeURIComponent(model)}}:${kind}.${hash}`,
+    affinityHeads: (model) => `${prefix}:aff:{m.${encodeURIComponent(model)}}:heads`,
+    affinityAnnouncements: (model) => `${prefix}:aff:{m.${encodeURIComponent(model)}}:announced`,
     fairShare: (model, priorityClass) => `${prefix}:fair:{m.${encodeURIComponent(model)}}:${priorityClass}`,
     drainTimes: (model) => `${prefix}:fair:{m.${encodeURIComponent(model)}}:drained`,
     prioritizedJobs: (queueName) => `${prefix}:${queueName}:prioritized`,

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  affinityKeys,
+  createLogger,
+  createRedis,
+  createSubscriber,
+  encodeHeadsAnnouncement,
+  indexHeads,
+  InternalFailures,
+  RECORD_HOLDER_SCRIPT,
+  redisNames,
+  waitReady,
+  type AffinityKeys,
+  type RedisClient,
+} from '@infergate/shared';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../../tests/support/redis.js';
+import type { IngressOperation } from '../metrics.js';
+import { KnownHeads } from './knownHeads.js';
+
+/*
+ * The ingress's copy of the index heads against a real Redis, fed the way
+ * dispatchers feed it: the record script, then the announcement.
+ */
+
+let redis: TestRedis;
+let commands: RedisClient;
+let subscriberConnection: RedisClient;
+let known: KnownHeads;
+const names = redisNames(uniquePrefix());
+const MODEL = 'm';
+const TTL_SECONDS = 60;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  const target = { form: 'single', url: redis.url, credentials: {}, tls: false } as const;
+  commands = createRedis(target, 'command', 'known-heads-test');
+  subscriberConnection = createRedis(target, 'subscriber', 'known-heads-test-subscriber');
+  await waitReady(commands);
+  known = new KnownHeads(createSubscriber(subscriberConnection), commands, names, 1_000, new InternalFailures<IngressOperation>(createLogger({ name: 'test', level: 'silent' })));
+});
+
+afterAll(async () => {
+  known?.close();
+  commands?.disconnect();
+  await redis?.stop();
+});
+
+let prompts = 0;
+function request(session?: string): AffinityKeys {
+  prompts++;
+  return affinityKeys({ messages: [{ role: 'user', content: `${prompts} `.repeat(300) }] }, { header: session, principal: undefined }, { blockChars: 256, maxBlocks: 8, userAsSession: false })!;
+}
+
+/** What a dispatcher does once its engine answered a request with `keys`. */
+async function record(keys: AffinityKeys): Promise<void> {
+  const indexKeys = keys.chain.hashes.map((h) => names.affinityKey(MODEL, 'b', h));
+  const heads = indexHeads(keys.chain.hashes[0], keys.session);
+  await commands.eval(RECORD_HOLDER_SCRIPT, indexKeys.length + 1, names.affinityHeads(MODEL), ...indexKeys, 'd1 e1', 'd1 ', TTL_SECONDS, ...heads);
+  await commands.publish(names.affinityAnnouncements(MODEL), encodeHeadsAnnouncement({ ttlSeconds: TTL_SECONDS, heads }));
+}
+
+const trusted = () => known.sizes().has(MODEL);
+
+describe('known heads', () => {
+  const before = request();
+
+  it('looks every request up until its copy is loaded, then only those whose heads an engine served, before or since', async () => {
+    await record(before);
+    const unseen = request();
+    expect(known.absent(MODEL, unseen)).toBe(false);
+    await expect.poll(trusted).toBe(true);
+    expect(known.absent(MODEL, before)).toBe(false);
+    expect(known.absent(MODEL, unseen)).toBe(true);
+    await record(unseen);
+    await expect.poll(() => known.absent(MODEL, unseen)).toBe(false);
+  });
+
+  it('knows a session by itself, whatever the prompt', async () => {
+    const first = request('conversation-1');
+    await record(first);
+    await expect.poll(() => known.absent(MODEL, first)).toBe(false);
+    expect(known.absent(MODEL, request('conversation-1'))).toBe(false);
+    expect(known.absent(MODEL, request('conversation-2'))).toBe(true);
+  });
+
+  it('forgets a head once its entry has expired', () => {
+    const expired = Date.now() + TTL_SECONDS * 1000 + 10_000;
+    expect(known.absent(MODEL, before, expired)).toBe(true);
+  });
+
+  it('stops trusting its copy when its subscriber loses the connection, and trusts it again once reloaded', async () => {
+    await commands.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await expect.poll(trusted).toBe(false);
+    expect(known.absent(MODEL, request())).toBe(false);
+    await expect.poll(trusted).toBe(true);
+    const missed = request();
+    // Recorded while the copy reloads or after: either the set or the announcement brings it.
+    await record(missed);
+    await expect.poll(() => known.absent(MODEL, missed)).toBe(false);
+  });
+});
