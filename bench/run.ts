@@ -59,7 +59,7 @@ const SCENARIOS = {
   capacity: scenario(() => capacityScenario({ windowMs: quick ? 2_000 : 5_000, concurrency: 256 }), capacitySection),
   memory: scenario(() => memoryScenario({ steps: quick ? [200, 500] : [500, 1_000, 2_000] }), memorySection),
   faults: scenario(() => faultsScenario({ cancelSamples: quick ? 5 : 20 }), faultsSection),
-  scheduling: scenario(() => schedulingScenario({ durationMs: quick ? 8_000 : 25_000 }), schedulingSection),
+  scheduling: scenario(() => schedulingScenario({ durationMs: quick ? 8_000 : 75_000 }), schedulingSection),
   cluster: scenario(() => clusterScenario({ streams: 96, durationMs: quick ? 3_000 : 8_000, ttftLoads: [1, 16] }), clusterSection),
   affinity: scenario(() => affinityScenario({ ...(quick ? { workload: { conversations: 16, startWindowMs: 8_000 } } : {}), singleTurnRequestsPerBlock: quick ? 20 : 100 }), affinitySection),
   tracing: featureCost('tracing'),
