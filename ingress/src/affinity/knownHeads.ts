@@ -1,3 +1,4 @@
+import { setImmediate as afterPendingReads } from 'node:timers/promises';
 import { indexHeads, parseHeadsAnnouncement, type AffinityKeys, type RedisClient, type RedisNames, type Subscriber } from '@infergate/shared';
 import type { IngressFailures } from '../metrics.js';
 
@@ -60,8 +61,22 @@ export class KnownHeads {
     subscriber.onLoss(() => this.models.clear());
   }
 
-  /** True when no engine can hold the request's prefix or session; false when one may, or this copy cannot tell yet. */
-  absent(model: string, keys: AffinityKeys, now = Date.now()): boolean {
+  /**
+   * True when no engine can hold the request's prefix or session; false when
+   * one may, or this copy cannot tell yet. The announcement of a turn's
+   * heads reaches this process before the next turn can (Redis sends it
+   * before the turn's end frame), but both may wait in the same poll of the
+   * event loop, the request's read first: "absent" is said only after the
+   * reads pending with it have run.
+   */
+  async absent(model: string, keys: AffinityKeys): Promise<boolean> {
+    if (!this.absentNow(model, keys, Date.now())) return false;
+    await afterPendingReads();
+    return this.absentNow(model, keys, Date.now());
+  }
+
+  /** The copy's verdict as it stands; `now` lets tests look past an expiry. */
+  absentNow(model: string, keys: AffinityKeys, now: number): boolean {
     const heads = this.models.get(model);
     if (heads === undefined) {
       this.load(model);

@@ -75,7 +75,7 @@ export class LaneRouter {
     if (keys === undefined) return NO_ROUTING;
     const affinity: JobAffinity = keys.session === undefined ? { blocks: keys.chain.hashes } : { session: keys.session, blocks: keys.chain.hashes };
     const promptChars = keys.chain.promptChars;
-    if (this.known?.absent(model, keys)) {
+    if (await this.known?.absent(model, keys)) {
       this.metrics.decided(model, 'miss', 'not_indexed', 0, promptChars);
       return { affinity };
     }
