@@ -12,6 +12,7 @@ import {
   waitReady,
   type AffinityKeys,
   type RedisClient,
+  type Subscriber,
 } from '@infergate/shared';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../../tests/support/redis.js';
 import type { IngressOperation } from '../metrics.js';
@@ -26,6 +27,9 @@ let redis: TestRedis;
 let commands: RedisClient;
 let subscriberConnection: RedisClient;
 let known: KnownHeads;
+/** Stands for another ingress's reply channel: where the answer's end frame goes after the announcement. */
+let replies: Subscriber;
+let answered: () => void = () => undefined;
 const names = redisNames(uniquePrefix());
 const MODEL = 'm';
 const TTL_SECONDS = 60;
@@ -36,11 +40,14 @@ beforeAll(async () => {
   commands = createRedis(target, 'command', 'known-heads-test');
   subscriberConnection = createRedis(target, 'subscriber', 'known-heads-test-subscriber');
   await waitReady(commands);
+  replies = createSubscriber(createRedis(target, 'subscriber', 'known-heads-test-replies'));
+  await replies.subscribe(names.replyChannel('other'), () => answered());
   known = new KnownHeads(createSubscriber(subscriberConnection), commands, names, 1_000, new InternalFailures<IngressOperation>(createLogger({ name: 'test', level: 'silent' })));
 });
 
 afterAll(async () => {
   known?.close();
+  replies?.close();
   commands?.disconnect();
   await redis?.stop();
 });
@@ -51,12 +58,19 @@ function request(session?: string): AffinityKeys {
   return affinityKeys({ messages: [{ role: 'user', content: `${prompts} `.repeat(300) }] }, { header: session, principal: undefined }, { blockChars: 256, maxBlocks: 8, userAsSession: false })!;
 }
 
-/** What a dispatcher does once its engine answered a request with `keys`. */
+/**
+ * What a dispatcher does once its engine answered a request with `keys`, up to the answer's end frame
+ * reaching a client's ingress: published after the announcement on the same connection, as the
+ * dispatcher does. Only then can the client send its next turn.
+ */
 async function record(keys: AffinityKeys): Promise<void> {
   const indexKeys = keys.chain.hashes.map((h) => names.affinityKey(MODEL, 'b', h));
   const heads = indexHeads(keys.chain.hashes[0], keys.session);
   await commands.eval(RECORD_HOLDER_SCRIPT, indexKeys.length + 1, names.affinityHeads(MODEL), ...indexKeys, 'd1 e1', 'd1 ', TTL_SECONDS, ...heads);
   await commands.publish(names.affinityAnnouncements(MODEL), encodeHeadsAnnouncement({ ttlSeconds: TTL_SECONDS, heads }));
+  const delivered = new Promise<void>((resolve) => (answered = resolve));
+  await commands.publish(names.replyChannel('other'), 'end');
+  await delivered;
 }
 
 const trusted = () => known.sizes().has(MODEL);
@@ -73,11 +87,10 @@ describe('known heads', () => {
     expect(await known.absent(MODEL, unseen)).toBe(true);
   });
 
-  it('knows a head announced before it is asked, even when the announcement is still unread', async () => {
+  it("knows a turn's heads once its answer has reached a client, even with the announcement still unread", async () => {
     await expect.poll(trusted).toBe(true);
     for (let i = 0; i < 20; i++) {
       const next = request();
-      // The PUBLISH has been answered: Redis has sent the announcement, which may not have been read yet.
       await record(next);
       expect(await known.absent(MODEL, next)).toBe(false);
     }
