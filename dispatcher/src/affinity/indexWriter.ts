@@ -1,8 +1,6 @@
 import {
   createPublisher,
-  encodeHeadsAnnouncement,
-  encodeIndexEntry,
-  indexHeads,
+  indexRecord,
   RECORD_HOLDER_SCRIPT,
   type InferenceJob,
   type InternalFailures,
@@ -47,23 +45,19 @@ export class IndexWriter {
   record(job: InferenceJob): Promise<void> | undefined {
     const keys = job.affinity;
     if (keys === undefined || (keys.blocks.length === 0 && keys.session === undefined)) return undefined;
-    const value = encodeIndexEntry({ dispatcher: this.dispatcherId, epoch: this.epoch.current });
+    const holder = { dispatcher: this.dispatcherId, epoch: this.epoch.current };
     // After the head's PUBLISH has left (end of this turn), as the job's fate is: the client's frames go first.
     return new Promise((resolve) =>
       setImmediate(() => {
-        const indexKeys = keys.blocks.map((hash) => this.names.affinityKey(job.model, 'b', hash));
-        if (keys.session !== undefined) indexKeys.push(this.names.affinityKey(job.model, 's', keys.session));
-        const heads = indexHeads(keys.blocks[0], keys.session);
+        const record = indexRecord(this.names, job.model, keys, holder, this.ttlSeconds);
         const report = (err: unknown) => this.failures.report('affinity_index_write', err, 'could not record the job in the affinity index', { rid: job.rid });
         // The index is a hint: a lost write costs one later cache miss, never a request.
         // EVAL, not EVALSHA: a script Redis does not have yet (a new process, a restarted Redis) would be
         // sent again only after the NOSCRIPT reply, behind the end frame the runner sends next.
-        this.redis
-          .eval(RECORD_HOLDER_SCRIPT, indexKeys.length + 1, this.names.affinityHeads(job.model), ...indexKeys, value, `${this.dispatcherId} `, this.ttlSeconds, ...heads)
-          .catch(report);
+        this.redis.eval(RECORD_HOLDER_SCRIPT, record.keys.length, ...record.keys, ...record.args).catch(report);
         // Sent after the script on the same connection, so Redis runs it after the entries exist: an ingress
         // that heard it finds them. Also before the end frame, which its client waits for.
-        this.publish(this.names.affinityAnnouncements(job.model), encodeHeadsAnnouncement({ ttlSeconds: this.ttlSeconds, heads })).catch(report);
+        this.publish(record.channel, record.announcement).catch(report);
         resolve();
       }),
     );

@@ -4,8 +4,7 @@ import {
   createLogger,
   createRedis,
   createSubscriber,
-  encodeHeadsAnnouncement,
-  indexHeads,
+  indexRecord,
   InternalFailures,
   RECORD_HOLDER_SCRIPT,
   redisNames,
@@ -64,10 +63,9 @@ function request(session?: string): AffinityKeys {
  * dispatcher does. Only then can the client send its next turn.
  */
 async function record(keys: AffinityKeys): Promise<void> {
-  const indexKeys = keys.chain.hashes.map((h) => names.affinityKey(MODEL, 'b', h));
-  const heads = indexHeads(keys.chain.hashes[0], keys.session);
-  await commands.eval(RECORD_HOLDER_SCRIPT, indexKeys.length + 1, names.affinityHeads(MODEL), ...indexKeys, 'd1 e1', 'd1 ', TTL_SECONDS, ...heads);
-  await commands.publish(names.affinityAnnouncements(MODEL), encodeHeadsAnnouncement({ ttlSeconds: TTL_SECONDS, heads }));
+  const record = indexRecord(names, MODEL, { blocks: keys.chain.hashes, session: keys.session }, { dispatcher: 'd1', epoch: 'e1' }, TTL_SECONDS);
+  await commands.eval(RECORD_HOLDER_SCRIPT, record.keys.length, ...record.keys, ...record.args);
+  await commands.publish(record.channel, record.announcement);
   const delivered = new Promise<void>((resolve) => (answered = resolve));
   await commands.publish(names.replyChannel('other'), 'end');
   await delivered;

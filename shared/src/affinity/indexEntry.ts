@@ -1,3 +1,5 @@
+import type { RedisNames } from '../redis/names.js';
+
 /**
  * One holder of an index entry: which dispatcher's engine served the prefix
  * or session, and in which epoch of that engine's cache. A dispatcher starts
@@ -94,10 +96,40 @@ if #ARGV > 3 then
   local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   local ttl = tonumber(ARGV[3]) * 1000
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  local scored = {}
   for i = 4, #ARGV do
-    redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
+    scored[#scored + 1] = now + ttl
+    scored[#scored + 1] = ARGV[i]
   end
+  redis.call('ZADD', KEYS[1], unpack(scored))
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
 return #KEYS - 1
 `;
+
+/** One recording of a job's keys: the record script's KEYS and ARGV, then the announcement sent after it. */
+export interface IndexRecord {
+  readonly keys: readonly string[];
+  readonly args: ReadonlyArray<string | number>;
+  readonly channel: string;
+  readonly announcement: string;
+}
+
+/** What recording `holder` for `affinity`'s blocks and session of `model` sends, for {@link RECORD_HOLDER_SCRIPT}. */
+export function indexRecord(
+  names: RedisNames,
+  model: string,
+  affinity: { readonly blocks: readonly string[]; readonly session?: string | undefined },
+  holder: IndexEntry,
+  ttlSeconds: number,
+): IndexRecord {
+  const keys = [names.affinityHeads(model), ...affinity.blocks.map((hash) => names.affinityKey(model, 'b', hash))];
+  if (affinity.session !== undefined) keys.push(names.affinityKey(model, 's', affinity.session));
+  const heads = indexHeads(affinity.blocks[0], affinity.session);
+  return {
+    keys,
+    args: [encodeIndexEntry(holder), `${holder.dispatcher} `, ttlSeconds, ...heads],
+    channel: names.affinityAnnouncements(model),
+    announcement: encodeHeadsAnnouncement({ ttlSeconds, heads }),
+  };
+}
