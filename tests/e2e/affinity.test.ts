@@ -213,6 +213,10 @@ describe('cache affinity', () => {
     const monitor = await monitorCommands(fleet.redis.url);
     try {
       await turn(clients[0]!, conversation('ordered'), 'first', { prompt_cache_key: 'ordered-session' });
+      // Redis feeds a busy monitor in slices, so its view can lag: a command sent now, after the answer's
+      // end was published, marks where the feed has caught up with everything that ran before it.
+      await redis.echo('monitor-caught-up');
+      await waitFor(() => monitor.commands.some(([name, arg]) => name === 'echo' && arg === 'monitor-caught-up') || undefined, 5_000, 'the monitor caught up');
       const stored = () => monitor.commands.findIndex(([name, key]) => name === 'set' && key.includes(':aff:') && key.includes(':s.'));
       await waitFor(() => stored() >= 0 || undefined, 5_000, 'the session entry written');
       const ends = monitor.commands.flatMap(([name, channel], i) => (/^s?publish$/.test(name) && channel.includes(':reply:') ? [i] : []));
